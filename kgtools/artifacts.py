@@ -1,0 +1,213 @@
+"""Content-addressed, atomically written artifact folders: the only way stages meet.
+
+An artifact lives at ``ROOT/STAGE/KEY`` where KEY hashes the stage name, the kgtools version, the stage's
+config and the hashes of its inputs. It is built in a hidden temporary folder beside its final place,
+``manifest.json`` is written last, and the folder is renamed into place only when complete: a folder with a
+manifest is a finished artifact, anything else is debris from a killed run and is never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kgtools import __version__
+from kgtools.errors import ArtifactError
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+KEY_LENGTH = 16
+_TMP_PREFIX = ".tmp-"
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no whitespace, so equal values hash equally."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def content_hash(obj: Any) -> str:
+    """sha256 of the canonical JSON of ``obj``."""
+    return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
+
+
+def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
+    """sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def files_digest(paths: Iterable[str | Path]) -> dict[str, str]:
+    """``{path: sha256}`` for each file, paths as given (resolved to absolute strings)."""
+    return {str(Path(p).resolve()): file_digest(p) for p in sorted(set(paths), key=str)}
+
+
+def artifact_key(stage: str, config: Mapping[str, Any], inputs: Mapping[str, str]) -> str:
+    """The content address of a stage's output: stage, code version, config and input hashes.
+
+    Input *hashes* (not paths) enter the key, so moving an input file keeps the cache valid while
+    editing it does not.
+    """
+    major_minor = ".".join(__version__.split(".")[:2])
+    payload = {
+        "stage": stage,
+        "version": major_minor,
+        "config": config,
+        "inputs": sorted(inputs.values()),
+    }
+    return content_hash(payload)[:KEY_LENGTH]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A finished artifact folder and its manifest."""
+
+    path: Path
+    manifest: dict[str, Any] = field(repr=False)
+
+    @property
+    def stage(self) -> str:
+        return self.manifest["stage"]
+
+    @property
+    def key(self) -> str:
+        return self.manifest["key"]
+
+    @classmethod
+    def open(cls, path: str | Path, stage: str | None = None) -> Artifact:
+        """Open a finished artifact; ``stage`` checks that it is the expected kind."""
+        path = Path(path)
+        manifest_path = path / MANIFEST
+        if not path.is_dir():
+            raise ArtifactError(f"{path}: no such artifact folder")
+        if not manifest_path.is_file():
+            raise ArtifactError(f"{path}: not a finished artifact (no {MANIFEST}); rebuild it")
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ArtifactError(f"{manifest_path}: unreadable manifest ({exc})") from None
+        if stage is not None and manifest.get("stage") != stage:
+            raise ArtifactError(
+                f"{path}: is a {manifest.get('stage')!r} artifact, expected a {stage!r} artifact"
+            )
+        return cls(path=path, manifest=manifest)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write JSON to ``path`` through a temporary file and a rename."""
+    tmp = path.with_name(f"{_TMP_PREFIX}{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n", "utf-8")
+    os.replace(tmp, path)
+
+
+BuildFn = Callable[[Path], Mapping[str, Any]]
+
+
+class ArtifactStore:
+    """Artifacts under one root folder, one sub-folder per stage."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def path_for(self, stage: str, key: str) -> Path:
+        return self.root / stage / key
+
+    def find(self, stage: str, key: str) -> Artifact | None:
+        path = self.path_for(stage, key)
+        if (path / MANIFEST).is_file():
+            return Artifact.open(path, stage)
+        return None
+
+    def latest(self, stage: str) -> Artifact:
+        """The artifact of ``stage`` written most recently into this store."""
+        pointer = self.root / stage / "LATEST"
+        if not pointer.is_file():
+            raise ArtifactError(f"{self.root / stage}: no {stage!r} artifact yet; build one first")
+        return Artifact.open(self.root / stage / pointer.read_text("utf-8").strip(), stage)
+
+    def build(
+        self,
+        stage: str,
+        key: str,
+        config: Mapping[str, Any],
+        inputs: Mapping[str, str],
+        build_fn: BuildFn,
+        *,
+        force: bool = False,
+        extra: Mapping[str, Any] | None = None,
+    ) -> tuple[Artifact, bool]:
+        """Return the artifact ``(stage, key)``, building it with ``build_fn(tmp_dir)`` if needed.
+
+        ``build_fn`` writes its files into the temporary folder and returns the counters for the manifest
+        (``{"counts": ..., "warnings": ...}`` or any mapping). Returns ``(artifact, built)``.
+        """
+        final = self.path_for(stage, key)
+        if not force and (existing := self.find(stage, key)) is not None:
+            self.mark_latest(stage, key)
+            return existing, False
+
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self._remove_debris(final.parent, key)
+        tmp = final.parent / f"{_TMP_PREFIX}{key}.{os.getpid()}"
+        tmp.mkdir()
+        started = time.time()
+        try:
+            report = dict(build_fn(tmp))
+            manifest = {
+                "stage": stage,
+                "key": key,
+                "kgtools_version": __version__,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "config": config,
+                "inputs": dict(inputs),
+                "seconds": round(time.time() - started, 3),
+                **(extra or {}),
+                **report,
+            }
+            write_json_atomic(tmp / MANIFEST, manifest)
+            if final.exists():  # --force, or a concurrent run finished first
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.mark_latest(stage, key)
+        log.info("wrote %s artifact %s", stage, final)
+        return Artifact.open(final, stage), True
+
+    def mark_latest(self, stage: str, key: str) -> None:
+        """Record ``key`` as the stage's most recent artifact (what commands use when none is named)."""
+        pointer = self.root / stage / "LATEST"
+        tmp = pointer.with_name(f"{_TMP_PREFIX}LATEST.{os.getpid()}")
+        tmp.write_text(key + "\n", "utf-8")
+        os.replace(tmp, pointer)
+
+    @staticmethod
+    def _remove_debris(stage_dir: Path, key: str) -> None:
+        """Temporary folders of this key left by killed runs are removed before a rebuild."""
+        for leftover in stage_dir.glob(f"{_TMP_PREFIX}{key}.*"):
+            pid = leftover.suffix.lstrip(".")
+            if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
+                continue  # another live process is building the same artifact
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

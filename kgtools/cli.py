@@ -1,0 +1,230 @@
+"""The `kgtools` command: a thin shell over the stage functions. Logging, progress and errors are set up
+here, never on import of the library. A user error prints one red line and exits with status 2."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from kgtools import __version__
+from kgtools.errors import KgtoolsError
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="kgtools",
+    help="Turn a domain ontology into a knowledge graph, a corpus, instruction data and an MoE model that knows the domain.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+kg_app = typer.Typer(help="Ontologies → knowledge graph (the `kg` artifact).", no_args_is_help=True)
+app.add_typer(kg_app, name="kg")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(fn: F) -> F:
+    """Turn a KgtoolsError into one red line on stderr and exit status 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KgtoolsError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"kgtools {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v for info, -vv for debug")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only errors")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version")] = False,
+) -> None:
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_time=False, show_path=False, markup=False)],
+        force=True,
+    )
+    # rdflib logs a full traceback for every malformed typed literal it meets (FIBO has some).
+    logging.getLogger("rdflib.term").setLevel(logging.CRITICAL)
+
+
+ArtifactsOpt = Annotated[Path, typer.Option("--artifacts", "-a", help="artifact store root")]
+
+
+@kg_app.command("build")
+@user_errors
+def kg_build(
+    ontologies: Annotated[list[Path], typer.Argument(help="ontology files or folders (OWL, RDF/XML, Turtle, N-Triples, JSON-LD, OBO)")],
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    lang: Annotated[list[str], typer.Option("--lang", "-l", help="preferred label language; repeat for fallbacks")] = ["en"],  # noqa: B006
+    catalog: Annotated[list[Path], typer.Option("--catalog", help="OASIS catalog for owl:imports (catalog-v001.xml beside the inputs is found by itself)")] = [],  # noqa: B006
+    strict: Annotated[bool, typer.Option("--strict", help="an owl:imports that cannot be resolved locally is an error")] = False,
+    no_imports: Annotated[bool, typer.Option("--no-imports", help="do not follow owl:imports")] = False,
+    include_deprecated: Annotated[bool, typer.Option("--include-deprecated", help="keep owl:deprecated / obsolete concepts")] = False,
+    force: Annotated[bool, typer.Option("--force", help="rebuild even if an identical artifact exists")] = False,
+) -> None:
+    """Load ontologies (with their local owl:imports) and write the knowledge-graph artifact."""
+    from kgtools.artifacts import ArtifactStore
+    from kgtools.config import KgConfig, parse_config
+    from kgtools.graph.stage import build_kg
+
+    cfg = parse_config(
+        KgConfig,
+        {
+            "ontologies": ontologies,
+            "catalogs": catalog,
+            "languages": lang,
+            "include_deprecated": include_deprecated,
+            "follow_imports": not no_imports,
+            "strict_imports": strict,
+        },
+        prefix="kg",
+    )
+    with console.status("building the knowledge graph…"):
+        result = build_kg(cfg, ArtifactStore(artifacts), force=force)
+    manifest = result.artifact.manifest
+    verb = "built" if result.built else "reused (unchanged inputs)"
+    console.print(f"[green]kg {verb}[/]: {result.path}")
+    unresolved = manifest.get("unresolved_imports", {})
+    if unresolved:
+        console.print(f"[yellow]{len(unresolved)} owl:imports not resolved locally[/] (listed in manifest.json):")
+        for iri in list(unresolved)[:10]:
+            console.print(f"  {iri}", highlight=False)
+        if len(unresolved) > 10:
+            console.print(f"  … and {len(unresolved) - 10} more")
+    _print_stats(manifest)
+
+
+def _open_kg(ref: Path):
+    """A kg artifact folder, or the latest kg artifact under an artifact root."""
+    from kgtools.artifacts import Artifact, ArtifactStore
+    from kgtools.graph.io import NODES_FILE
+
+    if (ref / NODES_FILE).is_file():
+        return Artifact.open(ref, "kg")
+    return ArtifactStore(ref).latest("kg")
+
+
+@kg_app.command("stats")
+@user_errors
+def kg_stats(
+    kg: Annotated[Path, typer.Argument(help="kg artifact folder, or an artifact root (its latest kg)")] = Path("artifacts"),
+    as_json: Annotated[bool, typer.Option("--json", help="print the statistics as JSON")] = False,
+) -> None:
+    """Statistics of a knowledge graph: concepts, relations, hierarchy depth, roots, orphans, components."""
+    artifact = _open_kg(kg)
+    if as_json:
+        console.print_json(json.dumps({"path": str(artifact.path), **artifact.manifest["stats"]}))
+        return
+    console.print(f"kg: {artifact.path}")
+    _print_stats(artifact.manifest)
+
+
+def _print_stats(manifest: dict[str, Any]) -> None:
+    stats = manifest["stats"]
+    counts = manifest.get("counts", {})
+    summary = Table(title="knowledge graph", show_header=False, title_justify="left")
+    summary.add_column(style="bold")
+    summary.add_column(justify="right")
+    rows = [
+        ("files", counts.get("files")), ("triples", counts.get("triples")),
+        ("concepts", stats["concepts"]), ("nodes (all kinds)", stats["nodes"]), ("edges", stats["edges"]),
+        ("hierarchy depth", stats["hierarchy_depth"]), ("roots", stats["roots"]), ("orphans", stats["orphans"]),
+        ("components", stats["components"]), ("largest component", stats["largest_component"]),
+        ("with label", f"{stats['with_label']:.1%}"), ("with definition", f"{stats['with_definition']:.1%}"),
+        ("with synonyms", f"{stats['with_synonyms']:.1%}"),
+    ]
+    for name, value in rows:
+        if value is not None:
+            summary.add_row(name, f"{value:,}" if isinstance(value, int) else str(value))
+    for kind, n in stats["kinds"].items():
+        summary.add_row(f"  {kind} nodes", f"{n:,}")
+    console.print(summary)
+    rels = Table(title="relations", title_justify="left")
+    rels.add_column("relation")
+    rels.add_column("label")
+    rels.add_column("edges", justify="right")
+    items = stats["relations"]
+    for info in items[:25]:
+        rels.add_row(info["rel"], info["label"], f"{info['edges']:,}")
+    if len(items) > 25:
+        rels.add_row("…", f"{len(items) - 25} more", "")
+    console.print(rels)
+    skipped = manifest.get("skipped") or {}
+    if skipped:
+        console.print("skipped: " + ", ".join(f"{k} {v:,}" for k, v in skipped.items()), highlight=False)
+
+
+@kg_app.command("show")
+@user_errors
+def kg_show(
+    concept: Annotated[str, typer.Argument(help="concept id (DOID:0050012), IRI, label or synonym")],
+    kg: Annotated[Path, typer.Option("--kg", help="kg artifact folder, or an artifact root")] = Path("artifacts"),
+    limit: Annotated[int, typer.Option(help="relations shown per direction")] = 40,
+) -> None:
+    """One concept: label, synonyms, definition, parents, and its outgoing and incoming relations."""
+    from kgtools.graph.io import load_graph
+
+    graph = load_graph(_open_kg(kg).path)
+    node_id = graph.resolve(concept)
+    node = graph.node(node_id)
+    console.print(f"[bold]{node.get('label') or node_id}[/]  [dim]{node_id}  <{node['iri']}>[/]", highlight=False)
+    console.print(f"kind: {node['kind']}" + (" (deprecated)" if node["deprecated"] else "")
+                  + (f"   source: {node['source']}" if node.get("source") else ""), highlight=False)
+    if node.get("synonyms"):
+        syns = ", ".join(f"{s} [dim]({sc})[/]" for s, sc in zip(node["synonyms"], node["synonym_scopes"], strict=True))
+        console.print(f"synonyms: {syns}", highlight=False)
+    if node.get("definition"):
+        console.print(f"definition: {node['definition']}", highlight=False)
+    if node.get("xrefs"):
+        console.print(f"xrefs: {', '.join(node['xrefs'][:12])}" + (" …" if len(node["xrefs"]) > 12 else ""), highlight=False)
+    parents = graph.parents(node_id)
+    console.print("parents: " + (", ".join(f"{graph.label(p)} [dim]({p})[/]" for p in parents) or "none (a root)"),
+                  highlight=False)
+    children = graph.children(node_id)
+    if children:
+        shown = ", ".join(graph.label(c) for c in children[:15])
+        console.print(f"children ({len(children)}): {shown}" + (" …" if len(children) > 15 else ""), highlight=False)
+    for direction, title in (("out", "outgoing"), ("in", "incoming")):
+        rows = [r for r in graph.relations(node_id, direction) if r["rel"] != "is_a"]
+        if not rows:
+            continue
+        table = Table(title=f"{title} relations ({len(rows)})", title_justify="left")
+        table.add_column("relation")
+        table.add_column("concept")
+        table.add_column("provenance", style="dim")
+        for r in rows[:limit]:
+            other = r["dst"] if direction == "out" else r["src"]
+            rel = r["rel_label"] + (f" ({r['qualifier']})" if r["qualifier"] else "")
+            name = graph.g.nodes[other].get("label")
+            table.add_row(rel, f"{name} [dim]{other}[/]" if name else other, r["provenance"])
+        console.print(table)
+        if len(rows) > limit:
+            console.print(f"… {len(rows) - limit} more")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,476 @@
+"""RDF (OWL, SKOS, OBO-as-OWL) → KnowledgeGraph: concepts with labels and definitions, and the relations
+stated by subclass axioms, OWL restrictions, equivalent-class intersections, SKOS links and property
+assertions. A pure function of the RDF graph and the options: no files are read here."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import networkx as nx
+import pyoxigraph as ox
+import rdflib
+from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
+
+from kgtools.errors import OntologyError
+from kgtools.graph.model import INSTANCE_OF, IS_A, KnowledgeGraph
+from kgtools.ontology import vocab as V
+
+log = logging.getLogger(__name__)
+
+
+class Lit(NamedTuple):
+    """A literal as the builder sees it: lexical form and language tag ("" for none).
+
+    Datatypes are dropped on purpose: rdflib reads plain literals where Oxigraph reads ``^^xsd:string``.
+    """
+
+    value: str
+    lang: str
+
+
+Term = str | Lit  # IRIs are str, blank nodes are "_:…" str, literals are Lit
+
+
+def _is_iri(term: Term) -> bool:
+    return isinstance(term, str) and not term.startswith("_:")
+
+
+def _is_blank(term: Term) -> bool:
+    return isinstance(term, str) and term.startswith("_:")
+
+
+def _reserved(iri: str) -> bool:
+    return iri.startswith(V.RESERVED_NAMESPACES)
+
+
+class _Triples:
+    """Subject/object pairs per predicate, read straight from Oxigraph when the graph is Oxigraph-backed
+    (10× faster than going through rdflib terms), else through the rdflib API."""
+
+    def __init__(self, graph: rdflib.Graph):
+        inner = getattr(graph.store, "_inner", None)
+        self._store = inner if isinstance(inner, ox.Store) else None
+        self._graph = graph
+        ident = graph.identifier
+        if ident == DATASET_DEFAULT_GRAPH_ID:
+            self._gname: object = ox.DefaultGraph()
+        else:
+            self._gname = ox.NamedNode(str(ident)) if isinstance(ident, rdflib.URIRef) else ox.BlankNode(str(ident))
+
+    def pairs(self, predicate: str) -> list[tuple[Term, Term]]:
+        if self._store is not None:
+            conv = _from_ox
+            quads = self._store.quads_for_pattern(None, ox.NamedNode(predicate), None, self._gname)
+            return [(conv(q.subject), conv(q.object)) for q in quads]
+        conv = _from_rdflib
+        return [(conv(s), conv(o)) for s, o in self._graph.subject_objects(rdflib.URIRef(predicate))]
+
+
+def _from_ox(term: object) -> Term:
+    kind = type(term)
+    if kind is ox.NamedNode:
+        return term.value  # type: ignore[attr-defined]
+    if kind is ox.BlankNode:
+        return "_:" + term.value  # type: ignore[attr-defined]
+    return Lit(term.value, (term.language or "").lower())  # type: ignore[attr-defined]
+
+
+def _from_rdflib(term: object) -> Term:
+    if isinstance(term, rdflib.Literal):
+        return Lit(str(term), (term.language or "").lower())
+    if isinstance(term, rdflib.BNode):
+        return "_:" + str(term)
+    return str(term)
+
+
+# -- identifiers --------------------------------------------------------------------------------------
+_OBO_LOCAL = re.compile(r"^([A-Za-z][A-Za-z0-9]*)_([A-Za-z0-9_]+)$")
+_SPLIT = re.compile(r"[/#]")
+
+
+class IdMinter:
+    """Stable ids: ``PREFIX:LOCAL`` CURIEs (OBO PURLs as ``DOID:0050012``), the IRI where no prefix fits."""
+
+    def __init__(self, prefixes: Mapping[str, str]):
+        by_ns: dict[str, str] = {}
+        for prefix, ns in prefixes.items():
+            if prefix and ns and ns not in by_ns and ns != V.OBO:
+                by_ns[ns] = prefix
+        self._by_ns = by_ns
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, iri: str) -> str:
+        cached = self._cache.get(iri)
+        if cached is not None:
+            return cached
+        curie = iri
+        if iri.startswith(V.OBO) and (m := _OBO_LOCAL.match(iri[len(V.OBO):])):
+            curie = f"{m.group(1)}:{m.group(2)}"
+        else:
+            # Try the namespace ending at each '/' or '#', longest first.
+            for match in reversed(list(_SPLIT.finditer(iri))):
+                ns, local = iri[: match.end()], iri[match.end():]
+                prefix = self._by_ns.get(ns)
+                if prefix is not None and local and "#" not in local and not local.startswith("/"):
+                    curie = f"{prefix}:{local}"
+                    break
+        self._cache[iri] = curie
+        return curie
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_OPAQUE = re.compile(r"^[A-Za-z]+_?\d+$")
+
+
+def humanize(local: str) -> str:
+    """'isGovernedBy' → 'is governed by', 'has_symptom' → 'has symptom'; opaque ids stay as they are."""
+    if _OPAQUE.match(local):
+        return local
+    return _CAMEL.sub(" ", local).replace("_", " ").replace("-", " ").strip().lower()
+
+
+def local_name(iri: str) -> str:
+    return _SPLIT.split(iri.rstrip("/#"))[-1] or iri
+
+
+# -- language-aware choice --------------------------------------------------------------------------
+def _lang_rank(lang: str, languages: Sequence[str]) -> int:
+    """0.. for the wanted languages in order, len(languages) for untagged, len+1 for any other."""
+    if not lang:
+        return len(languages)
+    for i, want in enumerate(languages):
+        if lang == want or lang.startswith(want + "-"):
+            return i
+    return len(languages) + 1
+
+
+@dataclass
+class BuildOptions:
+    languages: Sequence[str] = ("en",)
+    include_deprecated: bool = False
+    skos_hierarchy: bool = True  # skos:broader / narrower become is_a
+    allow_cycles: bool = False
+
+
+@dataclass
+class BuildReport:
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped: Counter = field(default_factory=Counter)
+
+
+_LABEL_PREDICATES = (V.SKOS_PREF_LABEL, V.RDFS_LABEL)
+_SYNONYM_PREDICATES = (V.OBO_EXACT_SYNONYM, V.SKOS_ALT_LABEL, V.OBO_RELATED_SYNONYM, V.OBO_NARROW_SYNONYM, V.OBO_BROAD_SYNONYM)
+_DEFINITION_PREDICATES = (V.IAO_DEFINITION, V.SKOS_DEFINITION, V.RDFS_COMMENT, V.SKOS_SCOPE_NOTE)
+
+
+def build_graph(
+    graph: rdflib.Graph,
+    *,
+    options: BuildOptions | None = None,
+    prefixes: Mapping[str, str] | None = None,
+    declared_in: Mapping[str, str] | None = None,
+) -> tuple[KnowledgeGraph, BuildReport]:
+    """Turn an RDF graph into a KnowledgeGraph. ``declared_in`` maps IRIs to the file that declared them."""
+    opts = options or BuildOptions()
+    languages = [lang.lower() for lang in opts.languages]
+    report = BuildReport()
+    skipped = report.skipped
+    t = _Triples(graph)
+    mint = IdMinter({**V.WELL_KNOWN_PREFIXES, **(prefixes or {})})
+    declared_in = declared_in or {}
+
+    # -- what is what -----------------------------------------------------------------------------
+    types: dict[str, set[str]] = defaultdict(set)
+    for s, o in t.pairs(V.RDF_TYPE):
+        if _is_iri(s) and _is_iri(o):
+            types[s].add(o)
+    subclass_pairs = t.pairs(V.RDFS_SUBCLASSOF)
+    classes = {s for s, ts in types.items() if V.OWL_CLASS in ts or V.RDFS + "Class" in ts}
+    # rdfs:subClassOf implies a class, for files that never declare one (a schema's own subclasses of
+    # skos:Concept, as in STW's zbwext:Descriptor, are vocabulary and stay out).
+    supers: dict[str, list[Term]] = defaultdict(list)
+    for s, o in subclass_pairs:
+        if _is_iri(s):
+            supers[s].append(o)
+    classes.update(s for s, os_ in supers.items() if not all(_is_iri(o) and _reserved(o) for o in os_))
+    classes = {c for c in classes if not _reserved(c)}
+    skos_concepts = {s for s, ts in types.items() if V.SKOS_CONCEPT in ts and not _reserved(s)}
+    properties = {s for s, ts in types.items() if ts & V.OBJECT_PROPERTY_TYPES}
+    deprecated = {s for s, o in t.pairs(V.OWL_DEPRECATED) if isinstance(o, Lit) and o.value.lower() in ("true", "1")}
+    deprecated |= {s for s, ts in types.items() if V.OWL_DEPRECATED_CLASS in ts}
+    non_individual = classes | skos_concepts | properties | {s for s, ts in types.items() if V.OWL_ONTOLOGY in ts}
+    individuals = {
+        s for s, ts in types.items()
+        if s not in non_individual and not _reserved(s)
+        and (V.OWL_NAMED_INDIVIDUAL in ts or any(ty in classes for ty in ts))
+    }
+
+    def keep(iri: str) -> bool:
+        if iri in deprecated and not opts.include_deprecated:
+            return False
+        return True
+
+    kinds: dict[str, str] = {}
+    for iri in individuals:
+        kinds[iri] = "individual"
+    for iri in skos_concepts:
+        kinds[iri] = "concept"
+    for iri in classes:
+        kinds[iri] = "class"
+    skipped["deprecated"] = sum(1 for iri in kinds if not keep(iri))
+    kinds = {iri: k for iri, k in kinds.items() if keep(iri)}
+
+    # -- literals ---------------------------------------------------------------------------------
+    lits: dict[str, dict[str, list[Lit]]] = {}
+    for pred in (*_LABEL_PREDICATES, *_SYNONYM_PREDICATES, *_DEFINITION_PREDICATES, V.OBO_XREF):
+        per: dict[str, list[Lit]] = defaultdict(list)
+        for s, o in t.pairs(pred):
+            if isinstance(o, Lit) and _is_iri(s) and o.value.strip():
+                per[s].append(o)
+        lits[pred] = per
+
+    def best_label(iri: str) -> str | None:
+        cands = [(_lang_rank(lit.lang, languages), i, lit.value.strip())
+                 for i, pred in enumerate(_LABEL_PREDICATES) for lit in lits[pred].get(iri, ())]
+        return min(cands)[2] if cands else None
+
+    def synonyms_of(iri: str, label: str | None) -> tuple[list[str], list[str]]:
+        limit = len(languages)
+        seen = {label.casefold()} if label else set()
+        names, scopes = [], []
+        sources = [(p, "exact") for p in _LABEL_PREDICATES] + [(p, V.SYNONYM_SCOPES[p]) for p in _SYNONYM_PREDICATES]
+        for pred, scope in sources:
+            for lit in sorted(lits[pred].get(iri, ()), key=lambda x: (_lang_rank(x.lang, languages), x.value)):
+                text = lit.value.strip()
+                if _lang_rank(lit.lang, languages) <= limit and text.casefold() not in seen:
+                    seen.add(text.casefold())
+                    names.append(text)
+                    scopes.append(scope)
+        return names, scopes
+
+    def definition_of(iri: str) -> str | None:
+        for pred in _DEFINITION_PREDICATES:
+            cands = [(_lang_rank(lit.lang, languages), lit.value.strip()) for lit in lits[pred].get(iri, ())]
+            cands = [c for c in cands if c[0] <= len(languages)]
+            if cands:
+                return min(cands)[1]
+        return None
+
+    xref_iris: dict[str, list[str]] = defaultdict(list)
+    for s, o in t.pairs(V.SKOS_EXACT_MATCH):
+        if _is_iri(s) and _is_iri(o):
+            xref_iris[s].append(o)
+
+    # -- class expressions ------------------------------------------------------------------------
+    def bnode_map(pred: str) -> dict[str, Term]:
+        return {s: o for s, o in t.pairs(pred) if _is_blank(s)}
+
+    on_property = bnode_map(V.OWL_ON_PROPERTY)
+    some, only, has_value = bnode_map(V.OWL_SOME), bnode_map(V.OWL_ALL), bnode_map(V.OWL_HAS_VALUE)
+    on_class = bnode_map(V.OWL_ON_CLASS)
+    cardinality = {
+        "exactly": bnode_map(V.OWL_QUALIFIED_CARD),
+        "min": bnode_map(V.OWL_MIN_QUALIFIED_CARD),
+        "max": bnode_map(V.OWL_MAX_QUALIFIED_CARD),
+    }
+    intersection_of, union_of = bnode_map(V.OWL_INTERSECTION_OF), bnode_map(V.OWL_UNION_OF)
+    first, rest = bnode_map(V.RDF_FIRST), bnode_map(V.RDF_REST)
+
+    def rdf_list(head: Term) -> list[Term]:
+        items: list[Term] = []
+        seen: set[Term] = set()
+        while _is_blank(head) and head in first and head not in seen:
+            seen.add(head)
+            items.append(first[head])
+            head = rest.get(head, V.RDF_NIL)
+        return items
+
+    def named_fillers(filler: Term) -> list[str]:
+        """Named classes a filler stands for; ``R some (A and B)`` implies ``R some A`` and ``R some B``."""
+        if _is_iri(filler):
+            return [filler]
+        if filler in intersection_of:
+            return [m for m in rdf_list(intersection_of[filler]) if _is_iri(m)]
+        skipped["union_filler" if filler in union_of else "nested_expression_filler"] += 1
+        return []
+
+    def restriction(node: str) -> list[tuple[str, str, str]]:
+        prop = on_property[node]
+        if not _is_iri(prop):
+            skipped["inverse_property_restriction"] += 1
+            return []
+        if node in some:
+            filler, qualifier = some[node], "some"
+        elif node in only:
+            filler, qualifier = only[node], "only"
+        elif node in has_value:
+            filler, qualifier = has_value[node], "value"
+        elif node in on_class:
+            filler, qualifier = on_class[node], ""
+            for word, table in cardinality.items():
+                if node in table and isinstance(table[node], Lit):
+                    qualifier = f"{word} {table[node].value}"
+            if qualifier in ("", "max 0", "exactly 0"):
+                skipped["negative_or_unqualified_cardinality"] += 1
+                return []
+        else:
+            skipped["restriction_without_class_filler"] += 1
+            return []
+        return [(prop, dst, qualifier) for dst in named_fillers(filler)]
+
+    def expression(node: Term) -> list[tuple[str, str, str]]:
+        """(relation IRI or IS_A, target IRI, qualifier) implied by ``C ⊑ node``."""
+        if node in on_property:
+            return restriction(node)  # type: ignore[arg-type]
+        if node in intersection_of:
+            out: list[tuple[str, str, str]] = []
+            for member in rdf_list(intersection_of[node]):
+                if _is_iri(member):
+                    out.append((IS_A, member, ""))
+                elif _is_blank(member):
+                    out.extend(expression(member))
+            return out
+        skipped["union_or_complement_superclass"] += 1  # C ⊑ A ⊔ B implies neither C ⊑ A nor C ⊑ B
+        return []
+
+    # -- raw edges --------------------------------------------------------------------------------
+    raw: list[tuple[str, str, str, str, str]] = []  # (src, rel, dst, provenance, qualifier)
+    for s, o in subclass_pairs:
+        if not _is_iri(s):
+            continue
+        if _is_iri(o):
+            raw.append((s, IS_A, o, "subClassOf", ""))
+        elif _is_blank(o):
+            raw.extend((s, rel, dst, "subClassOf" if rel == IS_A else "restriction", q) for rel, dst, q in expression(o))
+    for s, o in t.pairs(V.OWL_EQUIVALENT_CLASS):
+        if not _is_iri(s):
+            continue
+        if _is_iri(o):
+            raw.append((s, "equivalent_to", o, "equivalentClass", ""))
+        elif _is_blank(o):
+            raw.extend((s, rel, dst, "equivalentClass", q) for rel, dst, q in expression(o))
+    for s, o in t.pairs(V.OWL_DISJOINT_WITH):
+        if _is_iri(s) and _is_iri(o):
+            raw.append((s, "disjoint_with", o, "disjointWith", ""))
+    for _, head in bnode_map(V.OWL_MEMBERS).items():  # owl:AllDisjointClasses
+        members = [m for m in rdf_list(head) if _is_iri(m)]
+        for i, a in enumerate(members):
+            for b in members[i + 1:]:
+                raw.append((a, "disjoint_with", b, "disjointWith", ""))
+    if opts.skos_hierarchy:
+        raw.extend((s, IS_A, o, "skos:broader", "") for s, o in t.pairs(V.SKOS_BROADER) if _is_iri(s) and _is_iri(o))
+        raw.extend((o, IS_A, s, "skos:narrower", "") for s, o in t.pairs(V.SKOS_NARROWER) if _is_iri(s) and _is_iri(o))
+    else:
+        raw.extend((s, V.SKOS_BROADER, o, "skos", "") for s, o in t.pairs(V.SKOS_BROADER) if _is_iri(s) and _is_iri(o))
+        raw.extend((o, V.SKOS_BROADER, s, "skos", "") for s, o in t.pairs(V.SKOS_NARROWER) if _is_iri(s) and _is_iri(o))
+    raw.extend((s, V.SKOS_RELATED, o, "skos", "") for s, o in t.pairs(V.SKOS_RELATED) if _is_iri(s) and _is_iri(o))
+    for s, ts in types.items():
+        if kinds.get(s) == "individual":
+            raw.extend((s, INSTANCE_OF, ty, "type", "") for ty in ts if ty in classes)
+    for prop in sorted(properties):
+        if _reserved(prop):
+            continue
+        for s, o in t.pairs(prop):
+            if _is_iri(s) and _is_iri(o) and kinds.get(s) in ("individual", "concept") and kinds.get(o) in ("individual", "concept"):
+                raw.append((s, prop, o, "assertion", ""))
+
+    # -- nodes ------------------------------------------------------------------------------------
+    kg = KnowledgeGraph()
+    node_ids: dict[str, str] = {}
+
+    def add_node(iri: str, kind: str) -> str:
+        node_id = mint(iri)
+        label = best_label(iri)
+        synonyms, scopes = synonyms_of(iri, label)
+        xrefs = sorted({lit.value.strip() for lit in lits[V.OBO_XREF].get(iri, ())} | {mint(x) for x in xref_iris.get(iri, ())})
+        node_types = sorted(mint(ty) for ty in types.get(iri, ()) if ty not in (V.OWL_NAMED_INDIVIDUAL,))
+        kg.add_node(
+            node_id,
+            iri=iri,
+            label=label,
+            synonyms=synonyms,
+            synonym_scopes=scopes,
+            definition=definition_of(iri),
+            xrefs=xrefs,
+            types=node_types,
+            kind=kind,
+            deprecated=iri in deprecated,
+            source=declared_in.get(iri),
+        )
+        node_ids[iri] = node_id
+        return node_id
+
+    for iri in sorted(kinds):
+        add_node(iri, kinds[iri])
+
+    # -- edges ------------------------------------------------------------------------------------
+    rel_labels: dict[str, str] = {IS_A: "is a", INSTANCE_OF: "instance of", "equivalent_to": "equivalent to",
+                                  "disjoint_with": "disjoint with"}
+    special = {IS_A, INSTANCE_OF, "equivalent_to", "disjoint_with"}
+
+    def rel_id_label(rel: str) -> tuple[str, str]:
+        if rel in special:
+            return rel, rel_labels[rel]
+        rid = mint(rel)
+        if rid not in rel_labels:
+            label = best_label(rel)
+            if label is None:
+                label = V.OBO_RELATION_LABELS.get(rid) or humanize(local_name(rel))
+            rel_labels[rid] = label
+        return rid, rel_labels[rid]
+
+    edges = []
+    for src, rel, dst, prov, qual in raw:
+        if src == dst:
+            skipped["self_loop"] += 1
+            continue
+        if src not in node_ids:
+            skipped["edge_from_skipped_node" if src in deprecated or _reserved(src) else "edge_from_unknown_node"] += 1
+            continue
+        if dst not in node_ids:
+            if _reserved(dst):
+                skipped["edge_to_builtin"] += 1  # owl:Thing, xsd datatypes …
+                continue
+            if dst in deprecated and not opts.include_deprecated:
+                skipped["edge_to_deprecated"] += 1
+                continue
+            add_node(dst, "external")
+        rid, rlabel = rel_id_label(rel)
+        edges.append((node_ids[src], rid, node_ids[dst], rlabel, prov, qual))
+    edges.sort()
+    duplicates = sum(0 if kg.add_edge(s, r, d, rel_label=lab, provenance=p, qualifier=q) else 1
+                     for s, r, d, lab, p, q in edges)
+    skipped["duplicate_edge"] = duplicates
+
+    if not kg.concepts():
+        raise OntologyError(None, "no concepts found (no named owl:Class or skos:Concept that is not deprecated)")
+    if not opts.allow_cycles:
+        _check_acyclic(kg)
+
+    report.counts = {
+        "nodes": len(kg),
+        "concepts": len(kg.concepts()),
+        "classes": sum(1 for k in kinds.values() if k == "class"),
+        "skos_concepts": sum(1 for k in kinds.values() if k == "concept"),
+        "individuals": sum(1 for k in kinds.values() if k == "individual"),
+        "external": sum(1 for _, k in kg.g.nodes(data="kind") if k == "external"),
+        "edges": kg.g.number_of_edges(),
+    }
+    report.skipped = Counter({k: v for k, v in skipped.items() if v})
+    return kg, report
+
+
+def _check_acyclic(kg: KnowledgeGraph) -> None:
+    h = kg.hierarchy()
+    try:
+        cycle = nx.find_cycle(h)
+    except nx.NetworkXNoCycle:
+        return
+    chain = " → ".join(f"{s} ({kg.label(s)})" for s, _ in cycle) + f" → {cycle[0][0]}"
+    raise OntologyError(None, f"is_a cycle: {chain}; fix the subclass axioms (or allow_cycles: true)")
+

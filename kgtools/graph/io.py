@@ -1,0 +1,64 @@
+"""The `kg` artifact's tables: nodes.parquet and edges.parquet, written and read back exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from kgtools.errors import ArtifactError
+from kgtools.graph.model import EDGE_FIELDS, NODE_FIELDS, KnowledgeGraph
+
+NODES_FILE = "nodes.parquet"
+EDGES_FILE = "edges.parquet"
+
+_STR = pa.string()
+_LIST = pa.list_(pa.string())
+NODE_SCHEMA = pa.schema([
+    ("id", _STR), ("iri", _STR), ("label", _STR), ("synonyms", _LIST), ("synonym_scopes", _LIST),
+    ("definition", _STR), ("xrefs", _LIST), ("types", _LIST), ("kind", _STR), ("deprecated", pa.bool_()),
+    ("source", _STR),
+])
+EDGE_SCHEMA = pa.schema([(name, _STR) for name in EDGE_FIELDS])
+assert tuple(NODE_SCHEMA.names) == NODE_FIELDS
+
+
+def node_table(kg: KnowledgeGraph) -> pa.Table:
+    ids = kg.nodes()
+    columns = {name: [] for name in NODE_FIELDS}
+    for node_id in ids:
+        data = kg.g.nodes[node_id]
+        columns["id"].append(node_id)
+        for name in NODE_FIELDS[1:]:
+            columns[name].append(data.get(name))
+    return pa.table(columns, schema=NODE_SCHEMA)
+
+
+def edge_table(kg: KnowledgeGraph) -> pa.Table:
+    rows = sorted(kg.edges(), key=lambda e: (e["src"], e["rel"], e["dst"]))
+    return pa.table({name: [r[name] for r in rows] for name in EDGE_FIELDS}, schema=EDGE_SCHEMA)
+
+
+def save_graph(kg: KnowledgeGraph, folder: str | Path) -> None:
+    folder = Path(folder)
+    pq.write_table(node_table(kg), folder / NODES_FILE)
+    pq.write_table(edge_table(kg), folder / EDGES_FILE)
+
+
+def load_graph(folder: str | Path) -> KnowledgeGraph:
+    """Read a `kg` artifact folder (or any folder holding the two tables) into a KnowledgeGraph."""
+    folder = Path(folder)
+    for name in (NODES_FILE, EDGES_FILE):
+        if not (folder / name).is_file():
+            raise ArtifactError(f"{folder}: missing {name}; not a kg artifact")
+    nodes = pq.read_table(folder / NODES_FILE).to_pylist()
+    edges = pq.read_table(folder / EDGES_FILE).to_pylist()
+    kg = KnowledgeGraph()
+    for row in nodes:
+        node_id = row.pop("id")
+        kg.g.add_node(node_id, **row)
+    for e in edges:
+        kg.g.add_edge(e["src"], e["dst"], key=e["rel"], rel_label=e["rel_label"], provenance=e["provenance"],
+                      qualifier=e["qualifier"])
+    return kg

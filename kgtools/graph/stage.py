@@ -1,0 +1,131 @@
+"""The `kg` stage: ontology files → `kg` artifact (nodes.parquet, edges.parquet, manifest.json)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kgtools.artifacts import Artifact, ArtifactStore, artifact_key, file_digest, files_digest
+from kgtools.config import KgConfig
+from kgtools.errors import OntologyError
+from kgtools.graph.build import BuildOptions, build_graph
+from kgtools.graph.io import load_graph, save_graph
+from kgtools.graph.model import KnowledgeGraph
+from kgtools.graph.stats import graph_stats
+from kgtools.ontology import expand_inputs, load_ontology
+from kgtools.ontology.catalog import find_catalogs
+
+log = logging.getLogger(__name__)
+
+STAGE = "kg"
+
+
+@dataclass
+class KgResult:
+    artifact: Artifact
+    built: bool  # False when an identical artifact was reused
+
+    @property
+    def path(self) -> Path:
+        return self.artifact.path
+
+    def graph(self) -> KnowledgeGraph:
+        return load_graph(self.artifact.path)
+
+
+def build_kg(cfg: KgConfig, store: ArtifactStore, *, force: bool = False) -> KgResult:
+    """Build (or reuse) the knowledge graph of ``cfg.ontologies`` in ``store``."""
+    inputs = expand_inputs(cfg.ontologies)
+    catalogs = sorted({Path(c).resolve() for c in cfg.catalogs} | set(find_catalogs(list(cfg.ontologies))))
+    input_hashes = files_digest([*inputs, *[c for c in catalogs if c.is_file()]])
+    key = artifact_key(STAGE, cfg.hashable(), input_hashes)
+
+    existing = None if force else store.find(STAGE, key)
+    if existing is not None and _imports_unchanged(existing):
+        store.mark_latest(STAGE, key)
+        return KgResult(existing, built=False)
+
+    def build(tmp: Path) -> dict[str, Any]:
+        return _build_into(tmp, cfg)
+
+    artifact, built = store.build(
+        STAGE, key, cfg.model_dump(mode="json"), input_hashes, build, force=existing is not None or force
+    )
+    return KgResult(artifact, built)
+
+
+def _imports_unchanged(artifact: Artifact) -> bool:
+    """Files pulled in through owl:imports are not known before parsing: check them after the fact."""
+    for entry in artifact.manifest.get("loaded_files", []):
+        if entry.get("via") == "input":
+            continue
+        path = Path(entry["abs_path"])
+        if not path.is_file() or file_digest(path) != entry["sha256"]:
+            log.info("%s changed since %s was built; rebuilding", path, artifact.path)
+            return False
+    return True
+
+
+def _build_into(folder: Path, cfg: KgConfig) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    loaded = load_ontology(
+        cfg.ontologies, catalogs=cfg.catalogs, follow_imports=cfg.follow_imports, strict=cfg.strict_imports
+    )
+    t1 = time.perf_counter()
+    base = _common_folder([f.path for f in loaded.files])
+    declared_in = {iri: _relative(path, base) for iri, path in loaded.declared_in.items()}
+    options = BuildOptions(
+        languages=cfg.languages,
+        include_deprecated=cfg.include_deprecated,
+        skos_hierarchy=cfg.skos_hierarchy,
+        allow_cycles=cfg.allow_cycles,
+    )
+    try:
+        kg, report = build_graph(
+            loaded.graph, options=options, prefixes={**loaded.prefixes, **cfg.prefixes}, declared_in=declared_in
+        )
+    except OntologyError as exc:
+        if exc.path is None:  # the builder does not know file names; the stage does
+            names = ", ".join(str(p) for p in cfg.ontologies)
+            raise OntologyError(names, exc.message) from None
+        raise
+    t2 = time.perf_counter()
+    save_graph(kg, folder)
+    stats = graph_stats(kg)
+    t3 = time.perf_counter()
+    log.info("kg: %d concepts, %d edges from %d files", stats["concepts"], stats["edges"], len(loaded.files))
+    return {
+        "counts": {**report.counts, "files": len(loaded.files), "triples": loaded.triples},
+        "skipped": dict(sorted(report.skipped.items())),
+        "stats": stats,
+        "loaded_files": [
+            {
+                "path": _relative(str(f.path), base),
+                "abs_path": str(f.path),
+                "sha256": file_digest(f.path),
+                "format": f.format,
+                "via": f.via,
+                "parser": f.parser,
+                "triples": f.triples,
+            }
+            for f in loaded.files
+        ],
+        "unresolved_imports": {iri: sorted(set(who)) for iri, who in sorted(loaded.unresolved_imports.items())},
+        "timings": {"parse": round(t1 - t0, 3), "build": round(t2 - t1, 3), "write": round(t3 - t2, 3)},
+    }
+
+
+def _common_folder(paths: list[Path]) -> Path:
+    parents = [str(p.parent) for p in paths]
+    return Path(os.path.commonpath(parents)) if parents else Path(".")
+
+
+def _relative(path: str, base: Path) -> str:
+    try:
+        return str(Path(path).relative_to(base))
+    except ValueError:
+        return str(path)

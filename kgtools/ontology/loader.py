@@ -1,0 +1,265 @@
+"""Load ontology files, folders and their `owl:imports` closure into one rdflib graph, never over the network.
+
+Files are parsed by Oxigraph (through pyoxigraph, the engine behind oxrdflib) into an Oxigraph-backed
+``rdflib.Graph``: rdflib stays the API, Oxigraph does the parsing (FIBO: 0.25 s instead of 2.9–4.7 s).
+A file Oxigraph rejects is retried with rdflib's own parser before it is reported. Imports are resolved
+through OASIS catalogs and through the ontology IRIs the loaded files declare; what cannot be resolved
+is reported by IRI (a warning, or an error with ``strict``).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import pyoxigraph as ox
+import rdflib
+from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
+
+from kgtools.errors import OntologyError
+from kgtools.ontology import formats as F
+from kgtools.ontology import vocab as V
+from kgtools.ontology.catalog import CATALOG_NAME, find_catalogs, read_catalog
+from kgtools.ontology.obo import obo_quads
+
+log = logging.getLogger(__name__)
+
+_OX_FORMAT = {
+    F.TURTLE: ox.RdfFormat.TURTLE,
+    F.NTRIPLES: ox.RdfFormat.N_TRIPLES,
+    F.N3: ox.RdfFormat.N3,
+    F.RDFXML: ox.RdfFormat.RDF_XML,
+    F.JSONLD: ox.RdfFormat.JSON_LD,
+}
+_RDFLIB_FORMAT = {F.TURTLE: "turtle", F.NTRIPLES: "nt", F.N3: "n3", F.RDFXML: "xml", F.JSONLD: "json-ld"}
+
+_RDF_TYPE = ox.NamedNode(V.RDF_TYPE)
+_OWL_ONTOLOGY = ox.NamedNode(V.OWL_ONTOLOGY)
+_OWL_IMPORTS = ox.NamedNode(V.OWL_IMPORTS)
+_OWL_VERSION_IRI = ox.NamedNode(V.OWL_VERSION_IRI)
+
+_XML_ENTITY = re.compile(r'<!ENTITY\s+([\w.-]+)\s+"([^"]*)"\s*>')
+_XMLNS = re.compile(r'xmlns:([\w.-]+)\s*=\s*"([^"]*)"')
+
+
+@dataclass
+class SourceFile:
+    """One parsed file and what it declares."""
+
+    path: Path
+    format: str
+    via: str  # "input", "catalog" or "import"
+    triples: int = 0
+    seconds: float = 0.0
+    ontology_iris: list[str] = field(default_factory=list)  # ontology IRIs and version IRIs
+    imports: list[str] = field(default_factory=list)
+    parser: str = "oxigraph"
+
+
+@dataclass
+class LoadedOntology:
+    """The merged RDF graph of all loaded files, and what the loader learnt on the way."""
+
+    graph: rdflib.Graph
+    files: list[SourceFile]
+    prefixes: dict[str, str]  # prefix → namespace, first declaration wins
+    declared_in: dict[str, str]  # IRI of each typed subject → the file that first typed it
+    unresolved_imports: dict[str, list[str]]  # import IRI → files importing it
+    catalogs: list[Path]
+
+    @property
+    def triples(self) -> int:
+        return len(self.graph)
+
+
+def expand_inputs(paths: Sequence[str | Path]) -> list[Path]:
+    """Files named directly, and the ontology files inside named folders (recursively, sorted)."""
+    if not paths:
+        raise OntologyError(None, "no ontology file or folder given")
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(
+                f
+                for f in p.rglob("*")
+                if f.is_file()
+                and f.suffix.lower() in F.ONTOLOGY_EXTENSIONS
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
+            if not found:
+                exts = " ".join(F.ONTOLOGY_EXTENSIONS)
+                raise OntologyError(p, f"folder holds no ontology file (looked for {exts})")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise OntologyError(p, "no such file or folder")
+    unique = list(dict.fromkeys(f.resolve() for f in files))
+    return unique
+
+
+def load_ontology(
+    paths: Sequence[str | Path],
+    *,
+    catalogs: Iterable[str | Path] = (),
+    follow_imports: bool = True,
+    strict: bool = False,
+) -> LoadedOntology:
+    """Parse ``paths`` (files or folders) and, if ``follow_imports``, the local files they import."""
+    inputs = expand_inputs(paths)
+    catalog_files = sorted({Path(c).resolve() for c in catalogs} | set(find_catalogs([Path(p) for p in paths])))
+    catalog: dict[str, Path] = {}
+    for cat in catalog_files:
+        if not cat.is_file():
+            raise OntologyError(cat, "no such catalog file")
+        for iri, target in read_catalog(cat).items():
+            catalog.setdefault(iri, target)
+
+    graph = rdflib.Graph(store="Oxigraph", identifier=DATASET_DEFAULT_GRAPH_ID)
+    store: ox.Store = graph.store._inner  # the pyoxigraph store oxrdflib wraps
+    loaded = LoadedOntology(graph, [], {}, {}, {}, catalog_files)
+    by_path: dict[Path, SourceFile] = {}
+
+    def load(path: Path, via: str) -> SourceFile:
+        fmt = F.detect_format(path)
+        started = time.perf_counter()
+        quads, prefixes, parser = _parse(path, fmt)
+        store.extend(quads)
+        source = SourceFile(path=path, format=fmt, via=via, triples=len(quads), parser=parser)
+        _scan(quads, source, loaded.declared_in, str(path))
+        source.seconds = time.perf_counter() - started
+        for prefix, ns in prefixes.items():
+            if prefix and ns and prefix not in loaded.prefixes:
+                loaded.prefixes[prefix] = ns
+        loaded.files.append(source)
+        by_path[path] = source
+        log.debug("parsed %s (%s, %d triples, %.2fs)", path, fmt, len(quads), source.seconds)
+        return source
+
+    for path in inputs:
+        load(path, "input")
+
+    if follow_imports:
+        _resolve_imports(loaded, by_path, catalog, load)
+
+    if loaded.unresolved_imports:
+        lines = [f"{iri} (imported by {', '.join(sorted(set(who))[:3])})" for iri, who in sorted(loaded.unresolved_imports.items())]
+        if strict:
+            raise OntologyError(None, f"{len(lines)} owl:imports cannot be resolved locally: " + "; ".join(lines))
+        log.warning("%d owl:imports not resolved locally (use a catalog, or pass the files): %s",
+                    len(lines), "; ".join(lines[:5]) + (" …" if len(lines) > 5 else ""))
+    return loaded
+
+
+def _norm(iri: str) -> str:
+    """Ontology IRIs are compared without a trailing '/' or '#', as most tools do."""
+    return iri.rstrip("/#")
+
+
+def _resolve_imports(loaded: LoadedOntology, by_path: dict[Path, SourceFile], catalog: dict[str, Path], load) -> None:
+    declared = {_norm(iri) for f in loaded.files for iri in f.ontology_iris}
+    pending = [(imp, f) for f in loaded.files for imp in f.imports]
+    while pending:
+        iri, importer = pending.pop(0)
+        if _norm(iri) in declared:
+            continue
+        target = catalog.get(iri) or catalog.get(_norm(iri)) or catalog.get(_norm(iri) + "/")
+        if target is None and iri.startswith("file:"):
+            target = Path(url2pathname(urlparse(iri).path)).resolve()
+        if target is not None and target.is_file():
+            if target in by_path:  # a catalog maps the IRI to a file already loaded under another IRI
+                declared.add(_norm(iri))
+                continue
+            source = load(target, "catalog" if iri in catalog else "import")
+            declared.add(_norm(iri))
+            declared.update(_norm(x) for x in source.ontology_iris)
+            pending.extend((imp, source) for imp in source.imports)
+            continue
+        reason = str(importer.path)
+        if target is not None:
+            reason += f"; catalog points at missing {target}"
+        loaded.unresolved_imports.setdefault(iri, []).append(reason)
+
+
+def _parse(path: Path, fmt: str) -> tuple[list[ox.Quad], dict[str, str], str]:
+    """Quads (default graph, blank nodes renamed apart) and declared prefixes of one file."""
+    if fmt == F.OBO:
+        quads, prefixes = obo_quads(path)
+        return quads, prefixes, "fastobo"
+    try:
+        parser = ox.parse(
+            path=path,
+            format=_OX_FORMAT[fmt],
+            base_iri=path.resolve().as_uri(),
+            rename_blank_nodes=True,
+            lenient=True,
+        )
+        quads = [q if isinstance(q.graph_name, ox.DefaultGraph) else ox.Quad(q.subject, q.predicate, q.object)
+                 for q in parser]
+        prefixes = dict(parser.prefixes)
+        if fmt == F.RDFXML:
+            prefixes.update(_rdfxml_prefixes(path))
+        return quads, prefixes, "oxigraph"
+    except SyntaxError as exc:
+        ox_error = exc
+    except OSError as exc:
+        raise OntologyError(path, f"cannot read file ({exc.strerror or exc})") from None
+    # Oxigraph is stricter than rdflib in places (odd encodings, some RDF/XML shapes): try rdflib once.
+    try:
+        fallback = rdflib.Graph()
+        fallback.parse(path, format=_RDFLIB_FORMAT[fmt])
+    except Exception:  # noqa: BLE001 - any rdflib failure means: report Oxigraph's error, which has a line
+        line = ox_error.lineno if isinstance(ox_error.lineno, int) else None
+        raise OntologyError(path, f"{F.describe(fmt)} syntax error: {_ox_message(ox_error)}", line) from None
+    log.info("%s: parsed by rdflib after Oxigraph refused it (%s)", path, _ox_message(ox_error))
+    data = fallback.serialize(format="nt", encoding="utf-8")
+    quads = list(ox.parse(input=data, format=ox.RdfFormat.N_TRIPLES, rename_blank_nodes=True, lenient=True))
+    prefixes = {p: str(ns) for p, ns in fallback.namespace_manager.namespaces()}
+    return quads, prefixes, "rdflib"
+
+
+def _ox_message(exc: SyntaxError) -> str:
+    msg = exc.msg or str(exc)
+    return re.sub(r"^Parser error (at|between) line \d+ column \d+( and line \d+ column \d+)?: ", "", msg)
+
+
+def _rdfxml_prefixes(path: Path) -> dict[str, str]:
+    """xmlns declarations of an RDF/XML file (Oxigraph does not report them), entities expanded."""
+    with open(path, "rb") as fh:
+        head = fh.read(65536).decode("utf-8", errors="replace")
+    end = head.find(">", head.find("<rdf:RDF"))
+    head = head[: end if end > 0 else None]
+    entities = {name: value for name, value in _XML_ENTITY.findall(head)}
+
+    def expand(value: str) -> str:
+        value = re.sub(r"&([\w.-]+);", lambda m: entities.get(m.group(1), m.group(0)), value)
+        return html.unescape(value)
+
+    return {prefix: expand(ns) for prefix, ns in _XMLNS.findall(head)}
+
+
+def _scan(quads: list[ox.Quad], source: SourceFile, declared_in: dict[str, str], name: str) -> None:
+    """Ontology IRIs, imports, and which file first typed each named subject."""
+    for q in quads:
+        pred = q.predicate
+        if pred == _RDF_TYPE:
+            subj = q.subject
+            if isinstance(subj, ox.NamedNode):
+                declared_in.setdefault(subj.value, name)
+                if q.object == _OWL_ONTOLOGY:
+                    source.ontology_iris.append(subj.value)
+        elif pred == _OWL_IMPORTS and isinstance(q.object, ox.NamedNode):
+            source.imports.append(q.object.value)
+        elif pred == _OWL_VERSION_IRI and isinstance(q.object, ox.NamedNode):
+            source.ontology_iris.append(q.object.value)
+
+
+__all__ = ["CATALOG_NAME", "LoadedOntology", "SourceFile", "expand_inputs", "load_ontology"]

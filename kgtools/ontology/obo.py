@@ -1,0 +1,147 @@
+"""OBO 1.2/1.4 flat files → RDF quads, following the OBO-to-OWL mapping, so that one graph builder
+serves OWL and OBO alike. Parsed with fastobo (pronto's own parser), which, unlike pronto, reads
+"base" modules whose parents are defined elsewhere (MAxO)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import fastobo
+import pyoxigraph as ox
+
+from kgtools.errors import OntologyError
+from kgtools.ontology import vocab as V
+
+_SCOPE = {
+    "EXACT": V.OBO_EXACT_SYNONYM,
+    "RELATED": V.OBO_RELATED_SYNONYM,
+    "NARROW": V.OBO_NARROW_SYNONYM,
+    "BROAD": V.OBO_BROAD_SYNONYM,
+}
+
+
+class _Ids:
+    """Maps OBO identifiers to IRIs (idspaces from the header, else the OBO PURL convention)."""
+
+    def __init__(self, ontology: str, idspaces: dict[str, str], typedef_alias: dict[str, str]):
+        self.ontology = ontology
+        self.idspaces = idspaces
+        self.typedef_alias = typedef_alias
+
+    def iri(self, ident: object) -> str:
+        text = str(ident)
+        if text in self.typedef_alias:
+            text = self.typedef_alias[text]
+        if isinstance(ident, fastobo.id.Url) or text.startswith(("http://", "https://")):
+            return text
+        if ":" in text:
+            prefix, local = text.split(":", 1)
+            if prefix in self.idspaces:
+                return self.idspaces[prefix] + local
+            return f"{V.OBO}{prefix}_{local}"
+        return f"{V.OBO}{self.ontology}#{text}"
+
+
+def obo_quads(path: Path) -> tuple[list[ox.Quad], dict[str, str]]:
+    """Parse an OBO file into quads (default graph) and the prefixes its header declares."""
+    try:
+        doc = fastobo.load(str(path))
+    except SyntaxError as exc:
+        raise OntologyError(path, f"OBO syntax error: {exc.msg}", exc.lineno) from None
+    except UnicodeDecodeError as exc:
+        raise OntologyError(path, f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise OntologyError(path, f"cannot read file ({exc.strerror or exc})") from None
+
+    ontology = path.stem
+    idspaces: dict[str, str] = {}
+    imports: list[str] = []
+    for clause in doc.header:
+        kind = type(clause).__name__
+        if kind == "OntologyClause":
+            ontology = clause.ontology
+        elif kind == "IdspaceClause":
+            idspaces[str(clause.prefix)] = str(clause.url)
+        elif kind == "ImportClause":
+            imports.append(str(clause.reference))
+
+    # A typedef written with a local id and an xref to RO/BFO ("part_of" xref BFO:0000050) means that xref.
+    alias: dict[str, str] = {}
+    for frame in doc:
+        if isinstance(frame, fastobo.typedef.TypedefFrame) and ":" not in str(frame.id):
+            for clause in frame:
+                if isinstance(clause, fastobo.typedef.XrefClause) and ":" in str(clause.xref.id):
+                    alias[str(frame.id)] = str(clause.xref.id)
+                    break
+    ids = _Ids(ontology, idspaces, alias)
+
+    quads: list[ox.Quad] = []
+    N, L = ox.NamedNode, ox.Literal
+
+    def add(s: ox.NamedNode | ox.BlankNode, p: str, o: ox.NamedNode | ox.BlankNode | ox.Literal) -> None:
+        quads.append(ox.Quad(s, N(p), o))
+
+    def restriction(prop: object, filler: object) -> ox.BlankNode:
+        node = ox.BlankNode()
+        add(node, V.RDF_TYPE, N(V.OWL_RESTRICTION))
+        add(node, V.OWL_ON_PROPERTY, N(ids.iri(prop)))
+        add(node, V.OWL_SOME, N(ids.iri(filler)))
+        return node
+
+    def rdf_list(items: list[ox.NamedNode | ox.BlankNode]) -> ox.NamedNode | ox.BlankNode:
+        head: ox.NamedNode | ox.BlankNode = N(V.RDF_NIL)
+        for item in reversed(items):
+            cell = ox.BlankNode()
+            add(cell, V.RDF_FIRST, item)
+            add(cell, V.RDF_REST, head)
+            head = cell
+        return head
+
+    onto = N(f"{V.OBO}{ontology}.owl")
+    add(onto, V.RDF_TYPE, N(V.OWL_ONTOLOGY))
+    for target in imports:
+        add(onto, V.OWL_IMPORTS, N(target if "://" in target else f"{V.OBO}{target}.owl"))
+
+    for frame in doc:
+        is_term = isinstance(frame, fastobo.term.TermFrame)
+        if not is_term and not isinstance(frame, fastobo.typedef.TypedefFrame):
+            continue  # instance frames carry no classes
+        subject = N(ids.iri(frame.id))
+        add(subject, V.RDF_TYPE, N(V.OWL_CLASS if is_term else V.OWL_OBJECT_PROPERTY))
+        intersection: list[ox.NamedNode | ox.BlankNode] = []
+        for clause in frame:
+            kind = type(clause).__name__
+            if kind == "NameClause":
+                add(subject, V.RDFS_LABEL, L(str(clause.name)))
+            elif kind == "DefClause":
+                add(subject, V.IAO_DEFINITION, L(str(clause.definition)))
+            elif kind == "SynonymClause":
+                syn = clause.synonym
+                add(subject, _SCOPE.get(str(syn.scope), V.OBO_RELATED_SYNONYM), L(str(syn.desc)))
+            elif kind == "XrefClause":
+                add(subject, V.OBO_XREF, L(str(clause.xref.id)))
+            elif kind == "CommentClause":
+                add(subject, V.RDFS_COMMENT, L(str(clause.comment)))
+            elif kind == "IsObsoleteClause" and clause.obsolete:
+                add(subject, V.OWL_DEPRECATED, L("true", datatype=N(V.XSD + "boolean")))
+            elif kind == "IsAClause":
+                add(subject, V.RDFS_SUBCLASSOF, N(ids.iri(clause.term)))
+            elif kind == "RelationshipClause":
+                add(subject, V.RDFS_SUBCLASSOF, restriction(clause.typedef, clause.term))
+            elif kind == "EquivalentToClause":
+                add(subject, V.OWL_EQUIVALENT_CLASS, N(ids.iri(clause.term)))
+            elif kind == "DisjointFromClause":
+                add(subject, V.OWL_DISJOINT_WITH, N(ids.iri(clause.term)))
+            elif kind == "IntersectionOfClause":
+                if clause.typedef is None:
+                    intersection.append(N(ids.iri(clause.term)))
+                else:
+                    intersection.append(restriction(clause.typedef, clause.term))
+        if intersection:
+            expr = ox.BlankNode()
+            add(expr, V.RDF_TYPE, N(V.OWL_CLASS))
+            add(expr, V.OWL_INTERSECTION_OF, rdf_list(intersection))
+            add(subject, V.OWL_EQUIVALENT_CLASS, expr)
+
+    prefixes = {p: url for p, url in idspaces.items()}
+    return quads, prefixes

@@ -1,0 +1,124 @@
+"""IRIs of the vocabularies kgtools reads (RDF, RDFS, OWL, SKOS, oboInOwl, IAO) and well-known prefixes."""
+
+from __future__ import annotations
+
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+OWL = "http://www.w3.org/2002/07/owl#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+SKOSXL = "http://www.w3.org/2008/05/skos-xl#"
+OBOINOWL = "http://www.geneontology.org/formats/oboInOwl#"
+OBO = "http://purl.obolibrary.org/obo/"
+SH = "http://www.w3.org/ns/shacl#"
+
+RDF_TYPE = RDF + "type"
+RDF_FIRST = RDF + "first"
+RDF_REST = RDF + "rest"
+RDF_NIL = RDF + "nil"
+
+RDFS_LABEL = RDFS + "label"
+RDFS_COMMENT = RDFS + "comment"
+RDFS_SUBCLASSOF = RDFS + "subClassOf"
+
+OWL_CLASS = OWL + "Class"
+OWL_THING = OWL + "Thing"
+OWL_NOTHING = OWL + "Nothing"
+OWL_ONTOLOGY = OWL + "Ontology"
+OWL_IMPORTS = OWL + "imports"
+OWL_VERSION_IRI = OWL + "versionIRI"
+OWL_DEPRECATED = OWL + "deprecated"
+OWL_DEPRECATED_CLASS = OWL + "DeprecatedClass"
+OWL_RESTRICTION = OWL + "Restriction"
+OWL_ON_PROPERTY = OWL + "onProperty"
+OWL_ON_CLASS = OWL + "onClass"
+OWL_SOME = OWL + "someValuesFrom"
+OWL_ALL = OWL + "allValuesFrom"
+OWL_HAS_VALUE = OWL + "hasValue"
+OWL_QUALIFIED_CARD = OWL + "qualifiedCardinality"
+OWL_MIN_QUALIFIED_CARD = OWL + "minQualifiedCardinality"
+OWL_MAX_QUALIFIED_CARD = OWL + "maxQualifiedCardinality"
+OWL_INTERSECTION_OF = OWL + "intersectionOf"
+OWL_UNION_OF = OWL + "unionOf"
+OWL_EQUIVALENT_CLASS = OWL + "equivalentClass"
+OWL_DISJOINT_WITH = OWL + "disjointWith"
+OWL_ALL_DISJOINT_CLASSES = OWL + "AllDisjointClasses"
+OWL_MEMBERS = OWL + "members"
+OWL_NAMED_INDIVIDUAL = OWL + "NamedIndividual"
+OWL_OBJECT_PROPERTY = OWL + "ObjectProperty"
+OWL_INVERSE_OF = OWL + "inverseOf"
+# Subclasses of owl:ObjectProperty that some files use as the only type of a property.
+OBJECT_PROPERTY_TYPES = frozenset(
+    OWL + t
+    for t in (
+        "ObjectProperty",
+        "TransitiveProperty",
+        "SymmetricProperty",
+        "AsymmetricProperty",
+        "ReflexiveProperty",
+        "IrreflexiveProperty",
+        "FunctionalProperty",
+        "InverseFunctionalProperty",
+    )
+)
+
+SKOS_CONCEPT = SKOS + "Concept"
+SKOS_PREF_LABEL = SKOS + "prefLabel"
+SKOS_ALT_LABEL = SKOS + "altLabel"
+SKOS_DEFINITION = SKOS + "definition"
+SKOS_SCOPE_NOTE = SKOS + "scopeNote"
+SKOS_BROADER = SKOS + "broader"
+SKOS_NARROWER = SKOS + "narrower"
+SKOS_RELATED = SKOS + "related"
+SKOS_EXACT_MATCH = SKOS + "exactMatch"
+
+IAO_DEFINITION = OBO + "IAO_0000115"
+OBO_EXACT_SYNONYM = OBOINOWL + "hasExactSynonym"
+OBO_RELATED_SYNONYM = OBOINOWL + "hasRelatedSynonym"
+OBO_NARROW_SYNONYM = OBOINOWL + "hasNarrowSynonym"
+OBO_BROAD_SYNONYM = OBOINOWL + "hasBroadSynonym"
+OBO_XREF = OBOINOWL + "hasDbXref"
+
+SYNONYM_SCOPES = {
+    OBO_EXACT_SYNONYM: "exact",
+    OBO_RELATED_SYNONYM: "related",
+    OBO_NARROW_SYNONYM: "narrow",
+    OBO_BROAD_SYNONYM: "broad",
+    SKOS_ALT_LABEL: "exact",
+}
+
+# Namespaces whose terms are vocabulary, never domain concepts (STW embeds the SKOS vocabulary itself).
+RESERVED_NAMESPACES = (RDF, RDFS, OWL, XSD, SKOS, SKOSXL, OBOINOWL, SH)
+
+WELL_KNOWN_PREFIXES = {
+    "rdf": RDF,
+    "rdfs": RDFS,
+    "owl": OWL,
+    "xsd": XSD,
+    "skos": SKOS,
+    "oboInOwl": OBOINOWL,
+    "dcterms": "http://purl.org/dc/terms/",
+    "dc": "http://purl.org/dc/elements/1.1/",
+}
+
+# Labels of Relation Ontology / BFO properties that OBO "base" modules use without declaring them
+# (MAxO: RO_0002233 on 1,306 restrictions, none labelled in the file). Taken from RO's own rdfs:labels.
+OBO_RELATION_LABELS = {
+    "BFO:0000050": "part of",
+    "BFO:0000051": "has part",
+    "BFO:0000066": "occurs in",
+    "RO:0000052": "characteristic of",
+    "RO:0000053": "has characteristic",
+    "RO:0000056": "participates in",
+    "RO:0000057": "has participant",
+    "RO:0000087": "has role",
+    "RO:0001025": "located in",
+    "RO:0002200": "has phenotype",
+    "RO:0002233": "has input",
+    "RO:0002234": "has output",
+    "RO:0002331": "involved in",
+    "RO:0002573": "has modifier",
+    "RO:0002606": "is substance that treats",
+    "RO:0002452": "has symptom",
+    "RO:0004001": "has material basis in",
+}
