@@ -151,11 +151,13 @@ def load_ontology(
         _resolve_imports(loaded, by_path, catalog, load)
 
     if loaded.unresolved_imports:
-        lines = [f"{iri} (imported by {', '.join(sorted(set(who))[:3])})" for iri, who in sorted(loaded.unresolved_imports.items())]
+        iris = sorted(loaded.unresolved_imports)
+        shown = ", ".join(iris[:5]) + (f" and {len(iris) - 5} more" if len(iris) > 5 else "")
         if strict:
-            raise OntologyError(None, f"{len(lines)} owl:imports cannot be resolved locally: " + "; ".join(lines))
-        log.warning("%d owl:imports not resolved locally (use a catalog, or pass the files): %s",
-                    len(lines), "; ".join(lines[:5]) + (" …" if len(lines) > 5 else ""))
+            where = ", ".join(str(p) for p in paths)
+            raise OntologyError(where, f"{len(iris)} owl:imports cannot be resolved locally ({shown}); "
+                                "pass the imported files or a catalog-v001.xml, or leave out --strict")
+        log.warning("%d owl:imports not resolved locally (pass the files or a catalog): %s", len(iris), shown)
     return loaded
 
 
@@ -216,14 +218,23 @@ def _parse(path: Path, fmt: str) -> tuple[list[ox.Quad], dict[str, str], str]:
     try:
         fallback = rdflib.Graph()
         fallback.parse(path, format=_RDFLIB_FORMAT[fmt])
-    except Exception:  # noqa: BLE001 - any rdflib failure means: report Oxigraph's error, which has a line
-        line = ox_error.lineno if isinstance(ox_error.lineno, int) else None
+    except Exception as rdflib_error:  # noqa: BLE001 - any rdflib failure: report Oxigraph's error
+        line = ox_error.lineno if isinstance(ox_error.lineno, int) else _rdflib_line(rdflib_error)
         raise OntologyError(path, f"{F.describe(fmt)} syntax error: {_ox_message(ox_error)}", line) from None
     log.info("%s: parsed by rdflib after Oxigraph refused it (%s)", path, _ox_message(ox_error))
     data = fallback.serialize(format="nt", encoding="utf-8")
     quads = list(ox.parse(input=data, format=ox.RdfFormat.N_TRIPLES, rename_blank_nodes=True, lenient=True))
     prefixes = {p: str(ns) for p, ns in fallback.namespace_manager.namespaces()}
     return quads, prefixes, "rdflib"
+
+
+def _rdflib_line(exc: Exception) -> int | None:
+    """The line rdflib's parsers report (expat's SAX errors, notation3's BadSyntax), if any."""
+    getter = getattr(exc, "getLineNumber", None)
+    if callable(getter):
+        return getter()
+    line = getattr(exc, "lines", None)
+    return line + 1 if isinstance(line, int) else None
 
 
 def _ox_message(exc: SyntaxError) -> str:

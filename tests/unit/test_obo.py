@@ -1,0 +1,77 @@
+"""OBO flat files through fastobo into the same graph builder as OWL."""
+
+from __future__ import annotations
+
+import pytest
+
+from kgtools.errors import OntologyError
+from kgtools.graph.build import build_graph
+from kgtools.ontology import load_ontology
+
+OBO = """format-version: 1.4
+ontology: demo
+
+[Term]
+id: DEMO:0000001
+name: disease
+def: "A disorder." [PMID:1]
+
+[Term]
+id: DEMO:0000002
+name: influenza
+def: "A viral infection of the airways." []
+synonym: "flu" EXACT []
+synonym: "grippe" RELATED []
+xref: MESH:D007251
+is_a: DEMO:0000001 ! disease
+relationship: has_symptom DEMO:0000003 ! fever
+
+[Term]
+id: DEMO:0000003
+name: fever
+
+[Term]
+id: DEMO:0000004
+name: respiratory disease
+intersection_of: DEMO:0000001 ! disease
+intersection_of: located_in UBERON:0001004 ! respiratory system
+
+[Term]
+id: DEMO:0000005
+name: obsolete thing
+is_obsolete: true
+
+[Typedef]
+id: has_symptom
+name: has symptom
+
+[Typedef]
+id: located_in
+name: located in
+xref: RO:0001025
+"""
+
+
+def test_obo_terms_relations_and_intersections(write):
+    path = write("demo.obo", OBO)
+    loaded = load_ontology([path])
+    kg, report = build_graph(loaded.graph, prefixes=loaded.prefixes)
+    assert kg.concepts() == ["DEMO:0000001", "DEMO:0000002", "DEMO:0000003", "DEMO:0000004"]
+    flu = kg.node("DEMO:0000002")
+    assert flu["label"] == "influenza" and flu["definition"] == "A viral infection of the airways."
+    assert list(zip(flu["synonyms"], flu["synonym_scopes"], strict=True)) == [("flu", "exact"), ("grippe", "related")]
+    assert flu["xrefs"] == ["MESH:D007251"]
+    rels = {(e["src"], e["rel_label"], e["dst"], e["provenance"]) for e in kg.edges()}
+    assert ("DEMO:0000002", "is a", "DEMO:0000001", "subClassOf") in rels
+    assert ("DEMO:0000002", "has symptom", "DEMO:0000003", "restriction") in rels
+    assert ("DEMO:0000004", "is a", "DEMO:0000001", "equivalentClass") in rels
+    # a typedef with a local id and an RO xref means the RO property
+    assert ("DEMO:0000004", "located in", "UBERON:0001004", "equivalentClass") in rels
+    assert kg.node("UBERON:0001004")["kind"] == "external"
+    assert report.skipped["deprecated"] == 1
+
+
+def test_obo_syntax_error_names_file_and_line(write):
+    path = write("bad.obo", "format-version: 1.2\n\n[Term]\nid: X:1\nname: a\nis_a X:2\n")
+    with pytest.raises(OntologyError, match=r"bad\.obo:6: OBO syntax error"):
+        load_ontology([path])
