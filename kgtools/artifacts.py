@@ -50,7 +50,7 @@ def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
 
 def files_digest(paths: Iterable[str | Path]) -> dict[str, str]:
     """``{path: sha256}`` for each file, paths as given (resolved to absolute strings)."""
-    return {str(Path(p).resolve()): file_digest(p) for p in sorted(set(paths), key=str)}
+    return {str(absolute(p)): file_digest(p) for p in sorted(set(paths), key=str)}
 
 
 def artifact_key(stage: str, config: Mapping[str, Any], inputs: Mapping[str, str]) -> str:
@@ -211,3 +211,8 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def absolute(path: str | os.PathLike[str]) -> Path:
+    """An absolute, normalised path without resolving symlinks (``Path.resolve`` costs a syscall per part)."""
+    return Path(os.path.normpath(os.path.abspath(path)))

@@ -9,7 +9,6 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import networkx as nx
 import pyoxigraph as ox
@@ -23,16 +22,10 @@ from kgtools.ontology import vocab as V
 log = logging.getLogger(__name__)
 
 
-class Lit(NamedTuple):
-    """A literal as the builder sees it: lexical form and language tag ("" for none).
-
-    Datatypes are dropped on purpose: rdflib reads plain literals where Oxigraph reads ``^^xsd:string``.
-    """
-
-    value: str
-    lang: str
-
-
+# A literal is a plain (lexical form, lower-case language tag or "") tuple: cheaper to make than a
+# NamedTuple on the hot path. Datatypes are dropped on purpose: rdflib reads plain literals where
+# Oxigraph reads ``^^xsd:string``.
+Lit = tuple[str, str]
 Term = str | Lit  # IRIs are str, blank nodes are "_:…" str, literals are Lit
 
 
@@ -77,19 +70,20 @@ def _from_ox(term: object) -> Term:
         return term.value  # type: ignore[attr-defined]
     if kind is ox.BlankNode:
         return "_:" + term.value  # type: ignore[attr-defined]
-    return Lit(term.value, (term.language or "").lower())  # type: ignore[attr-defined]
+    lang = term.language  # type: ignore[attr-defined]
+    return (term.value, lang.lower() if lang else "")  # type: ignore[attr-defined]
 
 
 def _from_rdflib(term: object) -> Term:
     if isinstance(term, rdflib.Literal):
-        return Lit(str(term), (term.language or "").lower())
+        return (str(term), (term.language or "").lower())
     if isinstance(term, rdflib.BNode):
         return "_:" + str(term)
     return str(term)
 
 
 # -- identifiers --------------------------------------------------------------------------------------
-_OBO_LOCAL = re.compile(r"^([A-Za-z][A-Za-z0-9]*)_([A-Za-z0-9_]+)$")
+_OBO_LOCAL = re.compile(r"([A-Za-z][A-Za-z0-9]*)_([A-Za-z0-9_]+)$")  # used with match(iri, pos)
 _SPLIT = re.compile(r"[/#]")
 
 
@@ -109,16 +103,18 @@ class IdMinter:
         if cached is not None:
             return cached
         curie = iri
-        if iri.startswith(V.OBO) and (m := _OBO_LOCAL.match(iri[len(V.OBO):])):
+        if iri.startswith(V.OBO) and (m := _OBO_LOCAL.match(iri, len(V.OBO))):
             curie = f"{m.group(1)}:{m.group(2)}"
         else:
             # Try the namespace ending at each '/' or '#', longest first.
-            for match in reversed(list(_SPLIT.finditer(iri))):
-                ns, local = iri[: match.end()], iri[match.end():]
-                prefix = self._by_ns.get(ns)
+            end = len(iri)
+            while (pos := max(iri.rfind("/", 0, end), iri.rfind("#", 0, end))) >= 0:
+                prefix = self._by_ns.get(iri[: pos + 1])
+                local = iri[pos + 1:]
                 if prefix is not None and local and "#" not in local and not local.startswith("/"):
                     curie = f"{prefix}:{local}"
                     break
+                end = pos
         self._cache[iri] = curie
         return curie
 
@@ -166,6 +162,7 @@ class BuildReport:
 _LABEL_PREDICATES = (V.SKOS_PREF_LABEL, V.RDFS_LABEL)
 _SYNONYM_PREDICATES = (V.OBO_EXACT_SYNONYM, V.SKOS_ALT_LABEL, V.OBO_RELATED_SYNONYM, V.OBO_NARROW_SYNONYM, V.OBO_BROAD_SYNONYM)
 _DEFINITION_PREDICATES = (V.IAO_DEFINITION, V.SKOS_DEFINITION, V.RDFS_COMMENT, V.SKOS_SCOPE_NOTE)
+_LITERAL_PREDICATES = (*_LABEL_PREDICATES, *_SYNONYM_PREDICATES, *_DEFINITION_PREDICATES, V.OBO_XREF)
 
 
 def build_graph(
@@ -201,7 +198,7 @@ def build_graph(
     classes = {c for c in classes if not _reserved(c)}
     skos_concepts = {s for s, ts in types.items() if V.SKOS_CONCEPT in ts and not _reserved(s)}
     properties = {s for s, ts in types.items() if ts & V.OBJECT_PROPERTY_TYPES}
-    deprecated = {s for s, o in t.pairs(V.OWL_DEPRECATED) if isinstance(o, Lit) and o.value.lower() in ("true", "1")}
+    deprecated = {s for s, o in t.pairs(V.OWL_DEPRECATED) if isinstance(o, tuple) and o[0].lower() in ("true", "1")}
     deprecated |= {s for s, ts in types.items() if V.OWL_DEPRECATED_CLASS in ts}
     non_individual = classes | skos_concepts | properties | {s for s, ts in types.items() if V.OWL_ONTOLOGY in ts}
     individuals = {
@@ -226,40 +223,50 @@ def build_graph(
     kinds = {iri: k for iri, k in kinds.items() if keep(iri)}
 
     # -- literals ---------------------------------------------------------------------------------
-    lits: dict[str, dict[str, list[Lit]]] = {}
-    for pred in (*_LABEL_PREDICATES, *_SYNONYM_PREDICATES, *_DEFINITION_PREDICATES, V.OBO_XREF):
-        per: dict[str, list[Lit]] = defaultdict(list)
+    # One list per subject of (predicate index, language rank, text), so that each node's label, synonyms
+    # and definition are chosen from a handful of entries.
+    n_label, n_syn = len(_LABEL_PREDICATES), len(_SYNONYM_PREDICATES)
+    limit = len(languages)  # ranks up to this are the wanted languages or untagged
+    rank_of: dict[str, int] = {}
+    by_subject: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+    xref_lits: dict[str, set[str]] = defaultdict(set)
+    for i, pred in enumerate(_LITERAL_PREDICATES):
         for s, o in t.pairs(pred):
-            if isinstance(o, Lit) and _is_iri(s) and o.value.strip():
-                per[s].append(o)
-        lits[pred] = per
+            if not isinstance(o, tuple) or not _is_iri(s):
+                continue
+            text, lang = o[0].strip(), o[1]
+            if not text:
+                continue
+            if pred == V.OBO_XREF:
+                xref_lits[s].add(text)
+                continue
+            rank = rank_of.get(lang)
+            if rank is None:
+                rank = rank_of[lang] = _lang_rank(lang, languages)
+            by_subject[s].append((i, rank, text))
 
-    def best_label(iri: str) -> str | None:
-        cands = [(_lang_rank(lit.lang, languages), i, lit.value.strip())
-                 for i, pred in enumerate(_LABEL_PREDICATES) for lit in lits[pred].get(iri, ())]
-        return min(cands)[2] if cands else None
-
-    def synonyms_of(iri: str, label: str | None) -> tuple[list[str], list[str]]:
-        limit = len(languages)
+    def describe(iri: str) -> tuple[str | None, list[str], list[str], str | None]:
+        """Label, synonyms, their scopes, and definition of one node."""
+        entries = sorted(by_subject.get(iri, ()))
+        labels = [(rank, i, text) for i, rank, text in entries if i < n_label]
+        label = min(labels)[2] if labels else None
         seen = {label.casefold()} if label else set()
         names, scopes = [], []
-        sources = [(p, "exact") for p in _LABEL_PREDICATES] + [(p, V.SYNONYM_SCOPES[p]) for p in _SYNONYM_PREDICATES]
-        for pred, scope in sources:
-            for lit in sorted(lits[pred].get(iri, ()), key=lambda x: (_lang_rank(x.lang, languages), x.value)):
-                text = lit.value.strip()
-                if _lang_rank(lit.lang, languages) <= limit and text.casefold() not in seen:
-                    seen.add(text.casefold())
-                    names.append(text)
-                    scopes.append(scope)
-        return names, scopes
+        for i, rank, text in entries:
+            if i >= n_label + n_syn or rank > limit or text.casefold() in seen:
+                continue
+            seen.add(text.casefold())
+            names.append(text)
+            scopes.append("exact" if i < n_label else V.SYNONYM_SCOPES[_SYNONYM_PREDICATES[i - n_label]])
+        definition = None
+        for i, rank, text in entries:  # sorted by predicate priority, then language rank, then text
+            if i >= n_label + n_syn and rank <= limit:
+                definition = text
+                break
+        return label, names, scopes, definition
 
-    def definition_of(iri: str) -> str | None:
-        for pred in _DEFINITION_PREDICATES:
-            cands = [(_lang_rank(lit.lang, languages), lit.value.strip()) for lit in lits[pred].get(iri, ())]
-            cands = [c for c in cands if c[0] <= len(languages)]
-            if cands:
-                return min(cands)[1]
-        return None
+    def best_label(iri: str) -> str | None:
+        return describe(iri)[0]
 
     xref_iris: dict[str, list[str]] = defaultdict(list)
     for s, o in t.pairs(V.SKOS_EXACT_MATCH):
@@ -313,8 +320,8 @@ def build_graph(
         elif node in on_class:
             filler, qualifier = on_class[node], ""
             for word, table in cardinality.items():
-                if node in table and isinstance(table[node], Lit):
-                    qualifier = f"{word} {table[node].value}"
+                if node in table and isinstance(table[node], tuple):
+                    qualifier = f"{word} {table[node][0]}"
             if qualifier in ("", "max 0", "exactly 0"):
                 skipped["negative_or_unqualified_cardinality"] += 1
                 return []
@@ -385,9 +392,8 @@ def build_graph(
 
     def add_node(iri: str, kind: str) -> str:
         node_id = mint(iri)
-        label = best_label(iri)
-        synonyms, scopes = synonyms_of(iri, label)
-        xrefs = sorted({lit.value.strip() for lit in lits[V.OBO_XREF].get(iri, ())} | {mint(x) for x in xref_iris.get(iri, ())})
+        label, synonyms, scopes, definition = describe(iri)
+        xrefs = sorted(xref_lits.get(iri, set()) | {mint(x) for x in xref_iris.get(iri, ())})
         node_types = sorted(mint(ty) for ty in types.get(iri, ()) if ty not in (V.OWL_NAMED_INDIVIDUAL,))
         kg.add_node(
             node_id,
@@ -395,7 +401,7 @@ def build_graph(
             label=label,
             synonyms=synonyms,
             synonym_scopes=scopes,
-            definition=definition_of(iri),
+            definition=definition,
             xrefs=xrefs,
             types=node_types,
             kind=kind,
@@ -467,10 +473,9 @@ def build_graph(
 
 def _check_acyclic(kg: KnowledgeGraph) -> None:
     h = kg.hierarchy()
-    try:
-        cycle = nx.find_cycle(h)
-    except nx.NetworkXNoCycle:
+    if nx.is_directed_acyclic_graph(h):
         return
+    cycle = nx.find_cycle(h)
     chain = " → ".join(f"{s} ({kg.label(s)})" for s, _ in cycle) + f" → {cycle[0][0]}"
     raise OntologyError(None, f"is_a cycle: {chain}; fix the subclass axioms (or allow_cycles: true)")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kgtools.artifacts import Artifact, ArtifactStore, artifact_key, file_digest, files_digest
+from kgtools.artifacts import Artifact, ArtifactStore, absolute, artifact_key, file_digest, files_digest
 from kgtools.config import KgConfig
 from kgtools.errors import OntologyError
 from kgtools.graph.build import BuildOptions, build_graph
@@ -40,7 +40,7 @@ class KgResult:
 def build_kg(cfg: KgConfig, store: ArtifactStore, *, force: bool = False) -> KgResult:
     """Build (or reuse) the knowledge graph of ``cfg.ontologies`` in ``store``."""
     inputs = expand_inputs(cfg.ontologies)
-    catalogs = sorted({Path(c).resolve() for c in cfg.catalogs} | set(find_catalogs(list(cfg.ontologies))))
+    catalogs = sorted({absolute(c) for c in cfg.catalogs} | set(find_catalogs(list(cfg.ontologies))))
     input_hashes = files_digest([*inputs, *[c for c in catalogs if c.is_file()]])
     key = artifact_key(STAGE, cfg.hashable(), input_hashes)
 
@@ -77,7 +77,8 @@ def _build_into(folder: Path, cfg: KgConfig) -> dict[str, Any]:
     )
     t1 = time.perf_counter()
     base = _common_folder([f.path for f in loaded.files])
-    declared_in = {iri: _relative(path, base) for iri, path in loaded.declared_in.items()}
+    relative = {str(f.path): _relative(str(f.path), base) for f in loaded.files}
+    declared_in = {iri: relative.get(path, path) for iri, path in loaded.declared_in.items()}
     options = BuildOptions(
         languages=cfg.languages,
         include_deprecated=cfg.include_deprecated,
@@ -104,7 +105,7 @@ def _build_into(folder: Path, cfg: KgConfig) -> dict[str, Any]:
         "stats": stats,
         "loaded_files": [
             {
-                "path": _relative(str(f.path), base),
+                "path": relative[str(f.path)],
                 "abs_path": str(f.path),
                 "sha256": file_digest(f.path),
                 "format": f.format,

@@ -5,33 +5,36 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import networkx as nx
-
 from kgtools.graph.model import HIERARCHY, KnowledgeGraph
 
 
 def graph_stats(kg: KnowledgeGraph) -> dict[str, Any]:
-    """Concepts, edges per relation, hierarchy depth, roots, orphans and components."""
+    """Concepts, edges per relation, hierarchy depth, roots, orphans and components (one pass over edges)."""
     g = kg.g
     concepts = kg.concepts()
-    concept_set = set(concepts)
+    is_concept = set(concepts)
     kinds = Counter(k for _, k in g.nodes(data="kind"))
 
     rel_counts: Counter[str] = Counter()
     rel_labels: dict[str, str] = {}
     provenance: Counter[str] = Counter()
-    for _, _, key, data in g.edges(keys=True, data=True):
+    qualifiers: Counter[str] = Counter()
+    parents: dict[str, list[str]] = {n: [] for n in concepts}
+    touched: set[str] = set()
+    dsu = _UnionFind(concepts)
+    for src, dst, key, data in g.edges(keys=True, data=True):
         rel_counts[key] += 1
         rel_labels[key] = data["rel_label"]
         provenance[data["provenance"]] += 1
+        qualifiers[data["qualifier"] or "-"] += 1
+        touched.add(src)
+        touched.add(dst)
+        if src in is_concept and dst in is_concept:
+            dsu.union(src, dst)
+            if key in HIERARCHY:
+                parents[src].append(dst)
 
-    h = nx.DiGraph()  # child → parent among concepts
-    h.add_nodes_from(concepts)
-    h.add_edges_from((s, d) for s, d, k in g.edges(keys=True) if k in HIERARCHY and s in concept_set and d in concept_set)
-    roots = [n for n in concepts if h.out_degree(n) == 0]
-    depth = nx.dag_longest_path_length(h) if nx.is_directed_acyclic_graph(h) and h.number_of_edges() else 0
-    orphans = [n for n in concepts if g.degree(n) == 0]
-    components = nx.number_weakly_connected_components(g.subgraph(concepts)) if concepts else 0
+    sizes = Counter(dsu.find(n) for n in concepts)
 
     def share(field: str) -> float:
         if not concepts:
@@ -42,21 +45,63 @@ def graph_stats(kg: KnowledgeGraph) -> dict[str, Any]:
         "nodes": g.number_of_nodes(),
         "concepts": len(concepts),
         "kinds": dict(sorted(kinds.items())),
-        "edges": g.number_of_edges(),
+        "edges": sum(rel_counts.values()),
         "relations": [
             {"rel": rel, "label": rel_labels[rel], "edges": n}
             for rel, n in sorted(rel_counts.items(), key=lambda x: (-x[1], x[0]))
         ],
-        "qualifiers": dict(sorted(Counter(q or "-" for _, _, q in g.edges(data="qualifier")).items())),
+        "qualifiers": dict(sorted(qualifiers.items())),
         "provenance": dict(sorted(provenance.items())),
-        "hierarchy_depth": depth,
-        "roots": len(roots),
-        "orphans": len(orphans),
-        "components": components,
-        "largest_component": max((len(c) for c in nx.weakly_connected_components(g.subgraph(concepts))), default=0),
+        "hierarchy_depth": _depth(parents),
+        "roots": sum(1 for n in concepts if not parents[n]),
+        "orphans": sum(1 for n in concepts if n not in touched),
+        "components": len(sizes),
+        "largest_component": max(sizes.values(), default=0),
         "with_label": share("label"),
         "with_definition": share("definition"),
         "with_synonyms": share("synonyms"),
         "synonyms": sum(len(g.nodes[n].get("synonyms") or ()) for n in concepts),
-        "mean_parents": round(h.number_of_edges() / len(concepts), 3) if concepts else 0.0,
+        "mean_parents": round(sum(map(len, parents.values())) / len(concepts), 3) if concepts else 0.0,
     }
+
+
+def _depth(parents: dict[str, list[str]]) -> int:
+    """Longest is_a chain (in edges) among concepts; the hierarchy is acyclic once built."""
+    depth: dict[str, int] = {}
+    for start in parents:
+        if start in depth:
+            continue
+        stack = [(start, False)]
+        on_path: set[str] = set()
+        while stack:
+            node, done = stack.pop()
+            if done:
+                on_path.discard(node)
+                depth[node] = 1 + max((depth.get(p, 0) for p in parents[node]), default=-1)
+                continue
+            if node in depth or node in on_path:
+                continue  # a cycle (only with allow_cycles) is cut here
+            on_path.add(node)
+            stack.append((node, True))
+            stack.extend((p, False) for p in parents[node] if p not in depth)
+    for node in parents:  # nodes cut out of a cycle get a depth from what is known
+        depth.setdefault(node, 0)
+    return max(depth.values(), default=0)
+
+
+class _UnionFind:
+    def __init__(self, items: list[str]):
+        self.parent = {x: x for x in items}
+
+    def find(self, x: str) -> str:
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)

@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from kgtools.artifacts import absolute
 from kgtools.errors import OntologyError
 
 CATALOG_NAME = "catalog-v001.xml"
@@ -36,7 +37,7 @@ def read_catalog(path: Path) -> dict[str, Path]:
             continue  # a catalog entry pointing at the network is not a local resolution
         else:
             target_path = path.parent / unquote(target)
-        mapping.setdefault(name, target_path.resolve())
+        mapping.setdefault(name, absolute(target_path))
     return mapping
 
 
@@ -45,7 +46,7 @@ def find_catalogs(paths: list[Path]) -> list[Path]:
     found: set[Path] = set()
     for p in paths:
         if p.is_dir():
-            found.update(c.resolve() for c in p.rglob(CATALOG_NAME))
+            found.update(absolute(c) for c in p.rglob(CATALOG_NAME))
         elif (p.parent / CATALOG_NAME).is_file():
-            found.add((p.parent / CATALOG_NAME).resolve())
+            found.add(absolute(p.parent / CATALOG_NAME))
     return sorted(found)

@@ -23,6 +23,7 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
+from kgtools.artifacts import absolute
 from kgtools.errors import OntologyError
 from kgtools.ontology import formats as F
 from kgtools.ontology import vocab as V
@@ -76,7 +77,7 @@ class LoadedOntology:
 
     @property
     def triples(self) -> int:
-        return len(self.graph)
+        return len(self.graph.store._inner)  # pyoxigraph counts natively; rdflib's len() runs a query
 
 
 def expand_inputs(paths: Sequence[str | Path]) -> list[Path]:
@@ -102,7 +103,7 @@ def expand_inputs(paths: Sequence[str | Path]) -> list[Path]:
             files.append(p)
         else:
             raise OntologyError(p, "no such file or folder")
-    unique = list(dict.fromkeys(f.resolve() for f in files))
+    unique = list(dict.fromkeys(absolute(f) for f in files))
     return unique
 
 
@@ -115,7 +116,7 @@ def load_ontology(
 ) -> LoadedOntology:
     """Parse ``paths`` (files or folders) and, if ``follow_imports``, the local files they import."""
     inputs = expand_inputs(paths)
-    catalog_files = sorted({Path(c).resolve() for c in catalogs} | set(find_catalogs([Path(p) for p in paths])))
+    catalog_files = sorted({absolute(c) for c in catalogs} | set(find_catalogs([Path(p) for p in paths])))
     catalog: dict[str, Path] = {}
     for cat in catalog_files:
         if not cat.is_file():
@@ -175,7 +176,7 @@ def _resolve_imports(loaded: LoadedOntology, by_path: dict[Path, SourceFile], ca
             continue
         target = catalog.get(iri) or catalog.get(_norm(iri)) or catalog.get(_norm(iri) + "/")
         if target is None and iri.startswith("file:"):
-            target = Path(url2pathname(urlparse(iri).path)).resolve()
+            target = absolute(url2pathname(urlparse(iri).path))
         if target is not None and target.is_file():
             if target in by_path:  # a catalog maps the IRI to a file already loaded under another IRI
                 declared.add(_norm(iri))
@@ -200,12 +201,11 @@ def _parse(path: Path, fmt: str) -> tuple[list[ox.Quad], dict[str, str], str]:
         parser = ox.parse(
             path=path,
             format=_OX_FORMAT[fmt],
-            base_iri=path.resolve().as_uri(),
+            base_iri=path.as_uri(),
             rename_blank_nodes=True,
             lenient=True,
         )
-        quads = [q if isinstance(q.graph_name, ox.DefaultGraph) else ox.Quad(q.subject, q.predicate, q.object)
-                 for q in parser]
+        quads = list(parser)  # the formats read here have no named graphs: every quad is in the default graph
         prefixes = dict(parser.prefixes)
         if fmt == F.RDFXML:
             prefixes.update(_rdfxml_prefixes(path))
