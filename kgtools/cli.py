@@ -103,8 +103,8 @@ def kg_build(
         },
         prefix="kg",
     )
-    with console.status("building the knowledge graph…"):
-        result = build_kg(cfg, ArtifactStore(artifacts), force=force)
+    with console.status("building the knowledge graph…") as status:
+        result = build_kg(cfg, ArtifactStore(artifacts), force=force, progress=status.update)
     manifest = result.artifact.manifest
     verb = "built" if result.built else "reused (unchanged inputs)"
     console.print(f"[green]kg {verb}[/]: {result.path}")

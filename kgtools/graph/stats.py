@@ -5,15 +5,26 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from kgtools.graph.model import HIERARCHY, KnowledgeGraph
+from kgtools.graph.model import CONCEPT_KINDS, HIERARCHY, KnowledgeGraph
 
 
 def graph_stats(kg: KnowledgeGraph) -> dict[str, Any]:
     """Concepts, edges per relation, hierarchy depth, roots, orphans and components (one pass over edges)."""
     g = kg.g
-    concepts = kg.concepts()
+    concepts: list[str] = []
+    kinds: Counter[str] = Counter()
+    filled: Counter[str] = Counter()
+    n_synonyms = 0
+    for node, data in g.nodes(data=True):
+        kinds[data.get("kind")] += 1
+        if data.get("kind") in CONCEPT_KINDS:
+            concepts.append(node)
+            n_synonyms += len(data.get("synonyms") or ())
+            for field in ("label", "definition", "synonyms"):
+                if data.get(field):
+                    filled[field] += 1
+    concepts.sort()
     is_concept = set(concepts)
-    kinds = Counter(k for _, k in g.nodes(data="kind"))
 
     rel_counts: Counter[str] = Counter()
     rel_labels: dict[str, str] = {}
@@ -37,9 +48,7 @@ def graph_stats(kg: KnowledgeGraph) -> dict[str, Any]:
     sizes = Counter(dsu.find(n) for n in concepts)
 
     def share(field: str) -> float:
-        if not concepts:
-            return 0.0
-        return round(sum(1 for n in concepts if g.nodes[n].get(field)) / len(concepts), 4)
+        return round(filled[field] / len(concepts), 4) if concepts else 0.0
 
     return {
         "nodes": g.number_of_nodes(),
@@ -60,7 +69,7 @@ def graph_stats(kg: KnowledgeGraph) -> dict[str, Any]:
         "with_label": share("label"),
         "with_definition": share("definition"),
         "with_synonyms": share("synonyms"),
-        "synonyms": sum(len(g.nodes[n].get("synonyms") or ()) for n in concepts),
+        "synonyms": n_synonyms,
         "mean_parents": round(sum(map(len, parents.values())) / len(concepts), 3) if concepts else 0.0,
     }
 

@@ -13,7 +13,7 @@ import html
 import logging
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -113,8 +113,12 @@ def load_ontology(
     catalogs: Iterable[str | Path] = (),
     follow_imports: bool = True,
     strict: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> LoadedOntology:
-    """Parse ``paths`` (files or folders) and, if ``follow_imports``, the local files they import."""
+    """Parse ``paths`` (files or folders) and, if ``follow_imports``, the local files they import.
+
+    ``progress`` is called with a short message before each file (the CLI shows it).
+    """
     inputs = expand_inputs(paths)
     catalog_files = sorted({absolute(c) for c in catalogs} | set(find_catalogs([Path(p) for p in paths])))
     catalog: dict[str, Path] = {}
@@ -130,6 +134,8 @@ def load_ontology(
     by_path: dict[Path, SourceFile] = {}
 
     def load(path: Path, via: str) -> SourceFile:
+        if progress is not None:
+            progress(f"parsing {path.name} ({len(loaded.files) + 1} files)")
         fmt = F.detect_format(path)
         started = time.perf_counter()
         quads, prefixes, parser = _parse(path, fmt)
