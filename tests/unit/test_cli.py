@@ -87,3 +87,11 @@ def test_show_unknown_concept_and_missing_artifact(tmp_path):
     assert kgtools("kg", "build", BUNDLED / "finance.ttl", "-a", arts).returncode == 0
     unknown = kgtools("kg", "show", "unobtainium", "--kg", arts)
     assert unknown.returncode == 2 and "no concept with id, IRI, label or synonym 'unobtainium'" in unknown.stderr
+
+
+def test_kg_stage_imports_no_torch():
+    """`kgtools kg build` must stay light: the kg stage and the CLI never import torch (STYLE.md 13)."""
+    code = ("import sys, kgtools.cli, kgtools.graph.stage, kgtools.graph.io; "
+            "print('torch' in sys.modules, 'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
