@@ -86,3 +86,50 @@ def read_yaml(path: str | Path) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+
+
+class RelationTemplateConfig(StageConfig):
+    """Phrasings of one relation (placeholders {subject}, {object}, {subject_type}, {object_type})."""
+
+    statements: list[str] = Field(default_factory=list)
+    questions: list[str] = Field(default_factory=list)
+    inverse_questions: list[str] = Field(default_factory=list)
+
+
+SYNONYM_SCOPES = ("exact", "related", "narrow", "broad")
+
+
+class CorpusConfig(StageConfig):
+    """Knowledge graph (+ raw domain text) → corpus of verbalised and linked passages."""
+
+    texts: list[Path] = Field(default_factory=list, description="raw text files or folders (.txt, .jsonl, .parquet)")
+    text_field: str = Field("text", min_length=1, description="field holding the text in .jsonl/.parquet")
+    verbalise: bool = True
+    paraphrases: int = Field(1, ge=1, le=50, description="verbalised passages per concept, each phrased differently")
+    include_incoming: bool = Field(True, description="passages also state the relations that point at the concept")
+    seed: int = 0
+    min_mentions: int = Field(1, ge=0, description="linked passages with fewer resolved mentions are dropped")
+    synonym_scopes: list[str] = Field(default_factory=lambda: ["exact"], description="synonyms used for linking")
+    min_term_chars: int = Field(3, ge=1, description="shorter terms are not matched, except upper-case acronyms")
+    exclude_terms: list[str] = Field(default_factory=list, description="terms never matched (case-insensitive)")
+    n_process: int = Field(1, ge=1, description="spaCy worker processes for linking")
+    batch_size: int = Field(256, ge=1)
+    templates: dict[str, RelationTemplateConfig] = Field(default_factory=dict, description="per-relation phrasings")
+
+    @field_validator("synonym_scopes")
+    @classmethod
+    def _scopes(cls, value: list[str]) -> list[str]:
+        bad = sorted(set(value) - set(SYNONYM_SCOPES))
+        if bad:
+            raise ValueError(f"unknown scope {bad[0]!r}; allowed: {', '.join(SYNONYM_SCOPES)}")
+        return value
+
+    def hashable(self) -> dict[str, Any]:
+        data = super().hashable()
+        data.pop("texts")
+        data.pop("n_process")  # how many workers does not change the result
+        data.pop("batch_size")
+        return data
+
+    def template_overrides(self) -> dict[str, dict[str, list[str]]]:
+        return {rel: t.model_dump() for rel, t in self.templates.items()}

@@ -1,0 +1,193 @@
+"""Link mentions in raw text to graph concepts with spaCy: a blank English tokenizer and PhraseMatchers
+built from labels and synonyms (with plural and hyphen/space variants), the longest non-overlapping match,
+and graph context to choose between the concepts an ambiguous surface form may name."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import spacy
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from kgtools.graph.model import CONCEPT_KINDS, KnowledgeGraph
+
+_ACRONYM = re.compile(r"^[A-Z][A-Z0-9&-]{1,7}$")
+_SENTENCE_END = {".", "!", "?", ":", ";"}
+
+
+def plural(term: str) -> str:
+    """English plural of a term's last word: 'antibiotic' → 'antibiotics', 'virus' → 'viruses'."""
+    head, _, last = term.rpartition(" ")
+    if last.endswith(("s", "x", "z", "ch", "sh")):
+        word = last + "es"
+    elif last.endswith("y") and len(last) > 1 and last[-2] not in "aeiou":
+        word = last[:-1] + "ies"
+    else:
+        word = last + "s"
+    return f"{head} {word}" if head else word
+
+
+def variants(term: str) -> set[str]:
+    """The term, its plural, and hyphen/space alternations ('beta-blocker' ↔ 'beta blocker')."""
+    forms = {term}
+    if "-" in term:
+        forms.add(term.replace("-", " "))
+    if " " in term and len(term.split()) == 2:
+        forms.add(term.replace(" ", "-"))
+    if not _ACRONYM.match(term):
+        forms |= {plural(f) for f in list(forms)}
+    else:
+        forms.add(term + "s")  # 'ETFs'
+    return forms
+
+
+@dataclass
+class LinkStats:
+    passages: int = 0
+    chars: int = 0
+    kept: int = 0
+    dropped_few_mentions: int = 0
+    mentions: int = 0
+    ambiguous_resolved: int = 0
+    ambiguous_unresolved: int = 0
+    mentioned: set[str] = field(default_factory=set)
+    unlinked: Counter = field(default_factory=Counter)
+
+    def prune(self, keep: int = 20_000) -> None:
+        """Bound the memory of the unlinked-phrase counter on very large corpora (approximate top-k)."""
+        if len(self.unlinked) > 5 * keep:
+            self.unlinked = Counter(dict(self.unlinked.most_common(keep)))
+
+
+class Linker:
+    """Finds concept mentions in text. Build once per graph; call :meth:`link` on a stream of passages."""
+
+    def __init__(
+        self,
+        kg: KnowledgeGraph,
+        *,
+        synonym_scopes: Sequence[str] = ("exact",),
+        min_term_chars: int = 3,
+        exclude_terms: Iterable[str] = (),
+        context_hops: int = 2,
+    ):
+        self.kg = kg
+        self.nlp = spacy.blank("en")
+        self.context_hops = context_hops
+        stop_words = self.nlp.Defaults.stop_words
+        excluded = {t.casefold() for t in exclude_terms}
+        lower_terms: dict[str, set[str]] = {}  # matched case-insensitively
+        exact_terms: dict[str, set[str]] = {}  # acronyms: matched as written
+        for node_id in kg.nodes([*CONCEPT_KINDS, "individual"]):
+            data = kg.g.nodes[node_id]
+            names = [data.get("label")] + [
+                s for s, scope in zip(data.get("synonyms") or (), data.get("synonym_scopes") or (), strict=True)
+                if scope in synonym_scopes
+            ]
+            for name in names:
+                if not name or name.casefold() in excluded:
+                    continue
+                if _ACRONYM.match(name):
+                    exact_terms.setdefault(name, set()).add(node_id)
+                elif len(name) >= min_term_chars and not (" " not in name and name.casefold() in stop_words):
+                    lower_terms.setdefault(name.casefold(), set()).add(node_id)
+        self.terms = len(lower_terms) + len(exact_terms)
+        self._candidates: dict[int, frozenset[str]] = {}
+        self.lower = self._matcher(lower_terms, "LOWER")
+        self.exact = self._matcher(exact_terms, "ORTH")
+        self._near: dict[str, frozenset[str]] = {}
+
+    def _matcher(self, terms: dict[str, set[str]], attr: str) -> PhraseMatcher:
+        matcher = PhraseMatcher(self.nlp.vocab, attr=attr)
+        strings = self.nlp.vocab.strings
+        for term, nodes in sorted(terms.items()):
+            name = f"{attr}:{term}"
+            key = strings.add(name)
+            self._candidates[key] = frozenset(nodes) | self._candidates.get(key, frozenset())
+            matcher.add(name, list(self.nlp.tokenizer.pipe(sorted(variants(term)))))
+        return matcher
+
+    # -- matching ---------------------------------------------------------------------------------
+    def mentions(self, doc: Doc) -> list[dict[str, Any]]:
+        """Longest non-overlapping matches in one tokenised passage, with candidates and a choice."""
+        by_span: dict[tuple[int, int], set[str]] = {}
+        for key, start, end in [*self.lower(doc), *self.exact(doc)]:
+            by_span.setdefault((start, end), set()).update(self._candidates[key])
+        spans = filter_spans([Span(doc, s, e) for s, e in by_span])
+        found = [(span, sorted(by_span[(span.start, span.end)])) for span in sorted(spans, key=lambda sp: sp.start)]
+        context = {cands[0] for _, cands in found if len(cands) == 1}
+        out = []
+        for span, cands in found:
+            chosen = cands[0] if len(cands) == 1 else self._resolve(cands, context)
+            out.append({"start": span.start_char, "end": span.end_char, "node_id": chosen,
+                        "surface": span.text, "candidates": cands})
+        return out
+
+    def _resolve(self, candidates: list[str], context: set[str]) -> str | None:
+        """The one candidate that is graph-near more of the passage's unambiguous mentions, if any."""
+        scores = [(len(self._neighbourhood(c) & context), c) for c in candidates]
+        scores.sort(reverse=True)
+        if scores[0][0] > 0 and scores[0][0] > scores[1][0]:
+            return scores[0][1]
+        return None
+
+    def _neighbourhood(self, node_id: str) -> frozenset[str]:
+        near = self._near.get(node_id)
+        if near is None:
+            g = self.kg.g
+            frontier, seen = {node_id}, {node_id}
+            for _ in range(self.context_hops):
+                frontier = {n for f in frontier for n in (*g.successors(f), *g.predecessors(f))} - seen
+                seen |= frontier
+            near = self._near[node_id] = frozenset(seen - {node_id})
+        return near
+
+    # -- streams ----------------------------------------------------------------------------------
+    def link(
+        self, passages: Iterable[tuple[str, str]], stats: LinkStats, *, min_mentions: int = 1,
+        batch_size: int = 256, n_process: int = 1,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield corpus records for the passages with at least ``min_mentions`` resolved mentions."""
+        for doc, source in self.nlp.pipe(passages, as_tuples=True, batch_size=batch_size, n_process=n_process):
+            stats.passages += 1
+            stats.chars += len(doc.text)
+            found = self.mentions(doc)
+            resolved = [m for m in found if m["node_id"] is not None]
+            for m in found:
+                if len(m["candidates"]) > 1:
+                    if m["node_id"] is None:
+                        stats.ambiguous_unresolved += 1
+                    else:
+                        stats.ambiguous_resolved += 1
+            self._count_unlinked(doc, found, stats)
+            if len(resolved) < min_mentions:
+                stats.dropped_few_mentions += 1
+                continue
+            stats.kept += 1
+            stats.mentions += len(resolved)
+            stats.mentioned.update(m["node_id"] for m in resolved)
+            yield {"text": doc.text, "source": source, "kind": "linked", "mentions": found}
+
+    @staticmethod
+    def _count_unlinked(doc: Doc, found: list[dict[str, Any]], stats: LinkStats) -> None:
+        """Capitalised phrases not at a sentence start and not linked: candidates for new synonyms."""
+        covered = {i for m in found for i in range(m["start"], m["end"])}
+        phrase: list[str] = []
+        for tok in doc:
+            starts_sentence = tok.i == 0 or doc[tok.i - 1].text in _SENTENCE_END
+            capital = (tok.is_title or (tok.is_upper and len(tok) > 1)) and tok.is_alpha
+            if capital and not starts_sentence and tok.idx not in covered:
+                phrase.append(tok.text)
+                continue
+            if phrase:
+                stats.unlinked[" ".join(phrase)] += 1
+                phrase = []
+        if phrase:
+            stats.unlinked[" ".join(phrase)] += 1
+        stats.prune()
