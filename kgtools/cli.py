@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -30,6 +31,8 @@ app = typer.Typer(
 )
 kg_app = typer.Typer(help="Ontologies → knowledge graph (the `kg` artifact).", no_args_is_help=True)
 app.add_typer(kg_app, name="kg")
+corpus_app = typer.Typer(help="Knowledge graph (+ raw text) → domain corpus (the `corpus` artifact).", no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,9 +72,13 @@ def main(
     )
     # rdflib logs a full traceback for every malformed typed literal it meets (FIBO has some).
     logging.getLogger("rdflib.term").setLevel(logging.CRITICAL)
+    # Nothing is fetched at run time (DESIGN.md principle 4); Hugging Face libraries are told so.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
 
-ArtifactsOpt = Annotated[Path, typer.Option("--artifacts", "-a", help="artifact store root")]
+ArtifactsOpt = Annotated[Path, typer.Option("--artifacts", "--out", "-a", help="artifact store root")]
 
 
 @kg_app.command("build")
@@ -224,6 +231,56 @@ def kg_show(
         console.print(table)
         if len(rows) > limit:
             console.print(f"… {len(rows) - limit} more")
+
+
+@corpus_app.command("build")
+@user_errors
+def corpus_build(
+    texts: Annotated[list[Path], typer.Option("--texts", "-t", help="raw text files or folders (.txt, .jsonl, .parquet); repeat")] = [],  # noqa: B006
+    kg: Annotated[Path, typer.Option("--kg", help="kg artifact folder, or an artifact root (its latest kg)")] = Path("artifacts"),
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    text_field: Annotated[str, typer.Option(help="field/column holding the text in .jsonl/.parquet")] = "text",
+    paraphrases: Annotated[int, typer.Option(help="verbalised passages per concept, phrased differently")] = 1,
+    min_mentions: Annotated[int, typer.Option(help="drop linked passages with fewer resolved mentions")] = 1,
+    no_verbalise: Annotated[bool, typer.Option("--no-verbalise", help="only link the raw texts")] = False,
+    templates: Annotated[Path | None, typer.Option(help="YAML file of relation templates (relation → statements/questions)")] = None,
+    n_process: Annotated[int, typer.Option(help="spaCy worker processes")] = 1,
+    seed: Annotated[int, typer.Option(help="seed for phrasing choices")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="rebuild even if an identical artifact exists")] = False,
+) -> None:
+    """Verbalise the graph and link raw domain text to its concepts."""
+    from kgtools.artifacts import ArtifactStore
+    from kgtools.config import CorpusConfig, parse_config, read_yaml
+    from kgtools.corpus.stage import build_corpus
+
+    data: dict[str, Any] = {
+        "texts": texts, "text_field": text_field, "paraphrases": paraphrases, "min_mentions": min_mentions,
+        "verbalise": not no_verbalise, "n_process": n_process, "seed": seed,
+    }
+    if templates is not None:
+        data["templates"] = read_yaml(templates) or {}
+    cfg = parse_config(CorpusConfig, data, prefix="corpus", source=str(templates) if templates else None)
+    with console.status("building the corpus…") as status:
+        result = build_corpus(cfg, _open_kg(kg), ArtifactStore(artifacts), force=force, progress=status.update)
+    m = result.artifact.manifest
+    verb = "built" if result.built else "reused (unchanged inputs)"
+    console.print(f"[green]corpus {verb}[/]: {result.path}")
+    c, cov = m["counts"], m["coverage"]
+    table = Table(title="corpus", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for name, value in [
+        ("verbalised passages", c["verbalised"]), ("raw passages read", c["linked_passages_read"]),
+        ("linked passages kept", c["linked_kept"]), ("dropped (< min mentions)", c["linked_dropped_few_mentions"]),
+        ("linked mentions", c["linked_mentions"]), ("ambiguous, resolved by context", c["ambiguous_resolved"]),
+        ("ambiguous, left open", c["ambiguous_unresolved"]),
+        ("concepts mentioned in texts", f"{cov['mentioned_in_texts']:,} / {cov['concepts']:,} ({cov['share']:.1%})"),
+    ]:
+        table.add_row(name, f"{value:,}" if isinstance(value, int) else value)
+    console.print(table)
+    if m["unlinked_capitalised"]:
+        top = ", ".join(f"{u['phrase']} ({u['count']})" for u in m["unlinked_capitalised"][:12])
+        console.print(f"frequent unlinked capitalised phrases (synonym candidates): {top}", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

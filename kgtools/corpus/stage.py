@@ -117,9 +117,14 @@ def _build_into(folder: Path, key: str, cfg: CorpusConfig, kg_artifact: Artifact
             if isinstance(exc.__cause__, KgtoolsError):  # a bad input file met while streaming
                 raise exc.__cause__ from None
             raise
+        except ValueError:
+            if counts["verbalised"] + stats.kept == 0:  # datasets refuses a generator that yields nothing
+                ds = None
+            else:
+                raise
         if files and stats.passages == 0:
             raise CorpusInputError(f"{', '.join(map(str, cfg.texts))}: empty corpus (no non-blank passage)")
-        if len(ds) == 0:
+        if ds is None or len(ds) == 0:
             raise CorpusInputError("corpus: no passage was kept (lower min_mentions, or check the texts)")
         say(f"saving {len(ds):,} passages")
         ds.save_to_disk(str(folder / DATASET_DIR))
