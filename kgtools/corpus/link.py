@@ -11,14 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import spacy
+from spacy.attrs import IDX, LENGTH
 from spacy.matcher import PhraseMatcher
-from spacy.tokens import Doc, Span
-from spacy.util import filter_spans
+from spacy.tokens import Doc
 
 from kgtools.graph.model import CONCEPT_KINDS, KnowledgeGraph
 
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9&-]{1,7}$")
 _SENTENCE_END = {".", "!", "?", ":", ";"}
+# runs of capitalised words (or acronyms), e.g. "World Health Organization", "WHO"
+_CAPITALISED = re.compile(r"\b(?:[A-Z][a-z][\w'-]*|[A-Z]{2,}[\w-]*)(?:\s+(?:[A-Z][a-z][\w'-]*|[A-Z]{2,}[\w-]*))*")
 
 
 def plural(term: str) -> str:
@@ -98,10 +100,12 @@ class Linker:
                 elif len(name) >= min_term_chars and not (" " not in name and name.casefold() in stop_words):
                     lower_terms.setdefault(name.casefold(), set()).add(node_id)
         self.terms = len(lower_terms) + len(exact_terms)
-        self._candidates: dict[int, frozenset[str]] = {}
+        self.surface_forms: list[str] = []  # every pattern added, variants included (benchmarks use it)
+        self._candidates: dict[int, tuple[str, ...]] = {}  # match key → sorted candidate node ids
         self.lower = self._matcher(lower_terms, "LOWER")
         self.exact = self._matcher(exact_terms, "ORTH")
         self._near: dict[str, frozenset[str]] = {}
+
 
     def _matcher(self, terms: dict[str, set[str]], attr: str) -> PhraseMatcher:
         matcher = PhraseMatcher(self.nlp.vocab, attr=attr)
@@ -109,25 +113,46 @@ class Linker:
         for term, nodes in sorted(terms.items()):
             name = f"{attr}:{term}"
             key = strings.add(name)
-            self._candidates[key] = frozenset(nodes) | self._candidates.get(key, frozenset())
-            matcher.add(name, list(self.nlp.tokenizer.pipe(sorted(variants(term)))))
+            self._candidates[key] = tuple(sorted(set(nodes) | set(self._candidates.get(key, ()))))
+            forms = sorted(variants(term))
+            self.surface_forms.extend(forms)
+            matcher.add(name, list(self.nlp.tokenizer.pipe(forms)))
         return matcher
 
     # -- matching ---------------------------------------------------------------------------------
-    def mentions(self, doc: Doc) -> list[dict[str, Any]]:
-        """Longest non-overlapping matches in one tokenised passage, with candidates and a choice."""
-        by_span: dict[tuple[int, int], set[str]] = {}
-        for key, start, end in [*self.lower(doc), *self.exact(doc)]:
-            by_span.setdefault((start, end), set()).update(self._candidates[key])
-        spans = filter_spans([Span(doc, s, e) for s, e in by_span])
-        found = [(span, sorted(by_span[(span.start, span.end)])) for span in sorted(spans, key=lambda sp: sp.start)]
-        context = {cands[0] for _, cands in found if len(cands) == 1}
-        out = []
-        for span, cands in found:
-            chosen = cands[0] if len(cands) == 1 else self._resolve(cands, context)
-            out.append({"start": span.start_char, "end": span.end_char, "node_id": chosen,
-                        "surface": span.text, "candidates": cands})
-        return out
+    def mentions(self, doc: Doc, text: str | None = None) -> list[dict[str, Any]]:
+        """Longest non-overlapping matches in one tokenised passage, with candidates and a choice.
+
+        Works on token indices and offsets (``doc.to_array``), not Span objects: this runs once per
+        passage and dominates the linker's cost otherwise.
+        """
+        matches = [*self.lower(doc), *self.exact(doc)]
+        if not matches:
+            return []
+        text = doc.text if text is None else text
+        by_span: dict[tuple[int, int], tuple[str, ...]] = {}
+        for key, start, end in matches:
+            cands = self._candidates[key]
+            prev = by_span.get((start, end))
+            by_span[(start, end)] = cands if prev is None else tuple(sorted(set(prev) | set(cands)))
+        taken: set[int] = set()
+        chosen_spans = []
+        for start, end in sorted(by_span, key=lambda se: (se[0] - se[1], se[0])):  # longest first, then leftmost
+            if not taken.intersection(range(start, end)):
+                taken.update(range(start, end))
+                chosen_spans.append((start, end))
+        chosen_spans.sort()
+        offsets = doc.to_array([IDX, LENGTH])
+        found = []
+        for start, end in chosen_spans:
+            begin, stop = int(offsets[start, 0]), int(offsets[end - 1, 0] + offsets[end - 1, 1])
+            found.append((begin, stop, by_span[(start, end)]))
+        context = {cands[0] for _, _, cands in found if len(cands) == 1}
+        return [
+            {"start": b, "end": e, "node_id": cands[0] if len(cands) == 1 else self._resolve(list(cands), context),
+             "surface": text[b:e], "candidates": list(cands)}
+            for b, e, cands in found
+        ]
 
     def _resolve(self, candidates: list[str], context: set[str]) -> str | None:
         """The one candidate that is graph-near more of the passage's unambiguous mentions, if any."""
@@ -154,10 +179,13 @@ class Linker:
         batch_size: int = 256, n_process: int = 1,
     ) -> Iterator[dict[str, Any]]:
         """Yield corpus records for the passages with at least ``min_mentions`` resolved mentions."""
-        for doc, source in self.nlp.pipe(passages, as_tuples=True, batch_size=batch_size, n_process=n_process):
+        # The original string travels as context: rebuilding it from the Doc (doc.text) costs a Python
+        # object per token, more than the matching itself.
+        stream = ((text, (text, source)) for text, source in passages)
+        for doc, (text, source) in self.nlp.pipe(stream, as_tuples=True, batch_size=batch_size, n_process=n_process):
             stats.passages += 1
-            stats.chars += len(doc.text)
-            found = self.mentions(doc)
+            stats.chars += len(text)
+            found = self.mentions(doc, text)
             resolved = [m for m in found if m["node_id"] is not None]
             for m in found:
                 if len(m["candidates"]) > 1:
@@ -165,29 +193,26 @@ class Linker:
                         stats.ambiguous_unresolved += 1
                     else:
                         stats.ambiguous_resolved += 1
-            self._count_unlinked(doc, found, stats)
+            self._count_unlinked(text, found, stats)
             if len(resolved) < min_mentions:
                 stats.dropped_few_mentions += 1
                 continue
             stats.kept += 1
             stats.mentions += len(resolved)
             stats.mentioned.update(m["node_id"] for m in resolved)
-            yield {"text": doc.text, "source": source, "kind": "linked", "mentions": found}
+            yield {"text": text, "source": source, "kind": "linked", "mentions": found}
 
     @staticmethod
-    def _count_unlinked(doc: Doc, found: list[dict[str, Any]], stats: LinkStats) -> None:
+    def _count_unlinked(text: str, found: list[dict[str, Any]], stats: LinkStats) -> None:
         """Capitalised phrases not at a sentence start and not linked: candidates for new synonyms."""
-        covered = {i for m in found for i in range(m["start"], m["end"])}
-        phrase: list[str] = []
-        for tok in doc:
-            starts_sentence = tok.i == 0 or doc[tok.i - 1].text in _SENTENCE_END
-            capital = (tok.is_title or (tok.is_upper and len(tok) > 1)) and tok.is_alpha
-            if capital and not starts_sentence and tok.idx not in covered:
-                phrase.append(tok.text)
+        for match in _CAPITALISED.finditer(text):
+            begin, end = match.span()
+            if any(m["start"] < end and begin < m["end"] for m in found):
                 continue
-            if phrase:
-                stats.unlinked[" ".join(phrase)] += 1
-                phrase = []
-        if phrase:
-            stats.unlinked[" ".join(phrase)] += 1
+            words = match.group().split()
+            before = text[:begin].rstrip()
+            if not before or before[-1] in _SENTENCE_END:  # the first word is capitalised as a sentence start
+                words = words[1:]
+            if words:
+                stats.unlinked[" ".join(words)] += 1
         stats.prune()
