@@ -84,7 +84,10 @@ class Linker:
         self.context_hops = context_hops
         stop_words = self.nlp.Defaults.stop_words
         excluded = {t.casefold() for t in exclude_terms}
-        lower_terms: dict[str, set[str]] = {}  # matched case-insensitively
+        # matched case-insensitively; keyed by the case-folded form, but patterns are made from the
+        # spellings as written ("U.S. Securities…" tokenises differently once lower-cased)
+        lower_terms: dict[str, set[str]] = {}
+        spellings: dict[str, set[str]] = {}
         exact_terms: dict[str, set[str]] = {}  # acronyms: matched as written
         for node_id in kg.nodes([*CONCEPT_KINDS, "individual"]):
             data = kg.g.nodes[node_id]
@@ -99,22 +102,23 @@ class Linker:
                     exact_terms.setdefault(name, set()).add(node_id)
                 elif len(name) >= min_term_chars and not (" " not in name and name.casefold() in stop_words):
                     lower_terms.setdefault(name.casefold(), set()).add(node_id)
+                    spellings.setdefault(name.casefold(), set()).add(name)
         self.terms = len(lower_terms) + len(exact_terms)
         self.surface_forms: list[str] = []  # every pattern added, variants included (benchmarks use it)
         self._candidates: dict[int, tuple[str, ...]] = {}  # match key → sorted candidate node ids
-        self.lower = self._matcher(lower_terms, "LOWER")
-        self.exact = self._matcher(exact_terms, "ORTH")
+        self.lower = self._matcher(lower_terms, "LOWER", spellings)
+        self.exact = self._matcher(exact_terms, "ORTH", {t: {t} for t in exact_terms})
         self._near: dict[str, frozenset[str]] = {}
 
 
-    def _matcher(self, terms: dict[str, set[str]], attr: str) -> PhraseMatcher:
+    def _matcher(self, terms: dict[str, set[str]], attr: str, spellings: dict[str, set[str]]) -> PhraseMatcher:
         matcher = PhraseMatcher(self.nlp.vocab, attr=attr)
         strings = self.nlp.vocab.strings
         for term, nodes in sorted(terms.items()):
             name = f"{attr}:{term}"
             key = strings.add(name)
             self._candidates[key] = tuple(sorted(set(nodes) | set(self._candidates.get(key, ()))))
-            forms = sorted(variants(term))
+            forms = sorted({v for spelling in spellings[term] for v in variants(spelling)})
             self.surface_forms.extend(forms)
             matcher.add(name, list(self.nlp.tokenizer.pipe(forms)))
         return matcher

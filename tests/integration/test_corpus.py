@@ -138,3 +138,17 @@ def test_cli_corpus_build_prints_coverage(med_kg, tmp_path):
     result = kgtools_cli("corpus", "build", "--kg", kg_result.path, "--texts", CORPORA / "medical", "--out", tmp_path)
     assert result.returncode == 0, result.stderr
     assert "corpus built" in result.stdout and "concepts mentioned in texts" in result.stdout
+
+
+def test_finance_corpus_links_and_parallel_linking_gives_the_same_records(tmp_path):
+    from kgtools.corpus.texts import read_passages, text_files
+
+    kg = build_kg(KgConfig(ontologies=[BUNDLED / "finance.ttl"]), ArtifactStore(tmp_path)).graph()
+    linker = Linker(kg)
+    passages = list(read_passages(text_files([CORPORA / "finance"])))
+    one = list(linker.link(passages, LinkStats(), min_mentions=0))
+    two = list(linker.link(passages, LinkStats(), min_mentions=0, n_process=2, batch_size=8))
+    assert one == two and len(one) == len(passages) >= 40
+    linked = {m["node_id"] for r in one for m in r["mentions"] if m["node_id"]}
+    assert {"fin:InterestRateSwap", "fin:SEC", "fin:BaselIII", "fin:CentralCounterparty"} <= linked
+    assert len(linked & set(kg.concepts())) / len(kg.concepts()) > 0.5
