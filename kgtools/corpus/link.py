@@ -139,13 +139,15 @@ class Linker:
             cands = self._candidates[key]
             prev = by_span.get((start, end))
             by_span[(start, end)] = cands if prev is None else tuple(sorted(set(prev) | set(cands)))
-        taken: set[int] = set()
-        chosen_spans = []
-        for start, end in sorted(by_span, key=lambda se: (se[0] - se[1], se[0])):  # longest first, then leftmost
-            if not taken.intersection(range(start, end)):
-                taken.update(range(start, end))
-                chosen_spans.append((start, end))
-        chosen_spans.sort()
+        chosen_spans = sorted(by_span)
+        if any(chosen_spans[i][0] < chosen_spans[i - 1][1] for i in range(1, len(chosen_spans))):
+            taken: set[int] = set()
+            chosen_spans = []
+            for start, end in sorted(by_span, key=lambda se: (se[0] - se[1], se[0])):  # longest, then leftmost
+                if not taken.intersection(range(start, end)):
+                    taken.update(range(start, end))
+                    chosen_spans.append((start, end))
+            chosen_spans.sort()
         offsets = doc.to_array([IDX, LENGTH])
         found = []
         for start, end in chosen_spans:
