@@ -17,10 +17,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)
 
-# Until the whole pipeline exists: the knowledge graph of the bundled medical ontology and its statistics.
+# Until the whole pipeline exists: the knowledge graph of the bundled medical ontology and its statistics,
+# one concept, and the medical corpus (verbalised graph + linked raw text).
 demo: $(STAMP)
 	$(BIN)/kgtools kg build ontologies/medical.ttl --artifacts artifacts
 	$(BIN)/kgtools kg show "influenza" --kg artifacts
+	$(BIN)/kgtools corpus build --kg artifacts --texts corpora/medical --out artifacts --paraphrases 2
 
 test: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
