@@ -11,11 +11,9 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from kgtools.graph.model import CONCEPT_KINDS, IS_A, KnowledgeGraph
+from kgtools.graph.model import CONCEPT_KINDS, IS_A, NOT_FACTS, KnowledgeGraph, stated
 from kgtools.graph.templates import TemplateBook, capitalise, render
 
-# Relations that are bookkeeping, not domain facts worth a sentence.
-_NOT_SAID = {"disjoint_with", "equivalent_to"}
 _ARTICLES = ("a ", "an ", "the ")
 
 SYNONYM_TEMPLATES = (
@@ -28,18 +26,6 @@ CHILDREN_TEMPLATES = (
     "Examples of {subject} are {names}.",
     "{subject} comprises several kinds, among them {names}.",
 )
-
-
-def stated(qualifier: str) -> bool:
-    """Whether an edge with this qualifier asserts that the relation holds.
-
-    ``some``, ``value``, ``exactly n`` and ``min n`` (n ≥ 1) do; ``only``, ``max n`` and ``min 0`` do not
-    (FIBO uses ``min 0`` for "may have").
-    """
-    if qualifier in ("", "some", "value"):
-        return True
-    word, _, number = qualifier.partition(" ")
-    return word in ("exactly", "min") and number.isdigit() and int(number) >= 1
 
 
 def _rng(seed: int, node_id: str, variant: int) -> random.Random:
@@ -97,8 +83,8 @@ def concept_passages(
     if not label:
         return
     me = (label, node_id)
-    outgoing = [r for r in kg.relations(node_id, "out") if r["rel"] not in _NOT_SAID and stated(r["qualifier"])]
-    incoming = [r for r in kg.relations(node_id, "in") if r["rel"] not in _NOT_SAID and r["rel"] != IS_A
+    outgoing = [r for r in kg.relations(node_id, "out") if r["rel"] not in NOT_FACTS and stated(r["qualifier"])]
+    incoming = [r for r in kg.relations(node_id, "in") if r["rel"] not in NOT_FACTS and r["rel"] != IS_A
                 and stated(r["qualifier"])] if include_incoming else []
     children = [(kg.label(c), c) for c in kg.children(node_id) if kg.g.nodes[c].get("label")]
     synonyms = [(s, None) for s in node.get("synonyms") or ()]

@@ -26,6 +26,21 @@ EDGE_FIELDS = ("src", "rel", "rel_label", "dst", "provenance", "qualifier")
 
 _SPACES = re.compile(r"\s+")
 
+# Relations that are bookkeeping between classes, not domain facts to state or ask about.
+NOT_FACTS = frozenset({"disjoint_with", "equivalent_to"})
+
+
+def stated(qualifier: str) -> bool:
+    """Whether an edge with this qualifier asserts that the relation holds for its subject.
+
+    ``some``, ``value``, ``exactly n`` and ``min n`` (n ≥ 1) do; ``only``, ``max n`` and ``min 0`` do not
+    (FIBO uses ``min 0`` for "may have").
+    """
+    if qualifier in ("", "some", "value"):
+        return True
+    word, _, number = qualifier.partition(" ")
+    return word in ("exactly", "min") and number.isdigit() and int(number) >= 1
+
 
 def normalise_term(text: str) -> str:
     """Key for label/synonym lookup: case-folded, whitespace collapsed."""

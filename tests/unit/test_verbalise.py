@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from kgtools.corpus.verbalise import concept_passages, stated, verbalise
+from kgtools.corpus.verbalise import concept_passages, verbalise
 from kgtools.graph.build import build_graph
+from kgtools.graph.model import stated
 from kgtools.graph.templates import TemplateBook
 from kgtools.ontology import load_ontology
 
