@@ -133,3 +133,81 @@ class CorpusConfig(StageConfig):
 
     def template_overrides(self) -> dict[str, dict[str, list[str]]]:
         return {rel: t.model_dump() for rel, t in self.templates.items()}
+
+
+TASKS = ("fact_qa", "inverse_qa", "definition", "multi_hop", "mcq", "yes_no", "list")
+
+
+class TaskConfig(StageConfig):
+    """One task: on or off, and its weight — the expected number of examples per eligible fact group
+    (fractions are drawn deterministically per group)."""
+
+    enabled: bool = True
+    weight: float = Field(1.0, ge=0)
+
+
+class TasksConfig(StageConfig):
+    fact_qa: TaskConfig = TaskConfig()
+    inverse_qa: TaskConfig = TaskConfig()
+    definition: TaskConfig = TaskConfig()
+    multi_hop: TaskConfig = TaskConfig(weight=0.5)
+    mcq: TaskConfig = TaskConfig()
+    yes_no: TaskConfig = TaskConfig()
+    list: TaskConfig = TaskConfig(weight=0.5)
+
+    def active(self) -> dict[str, float]:
+        return {name: getattr(self, name).weight for name in TASKS if getattr(self, name).enabled}
+
+
+NEGATIVE_KINDS = ("disjoint", "hierarchy", "functional", "unasserted")
+
+
+class NegativesConfig(StageConfig):
+    """Which kinds of negative each use may draw on (see kgtools.synth.facts)."""
+
+    yes_no: list[str] = Field(default_factory=lambda: list(NEGATIVE_KINDS))
+    mcq: list[str] = Field(default_factory=lambda: list(NEGATIVE_KINDS))
+    rejected: list[str] = Field(default_factory=lambda: ["disjoint", "hierarchy", "functional"])
+
+    @field_validator("yes_no", "mcq", "rejected")
+    @classmethod
+    def _kinds(cls, value: list[str]) -> list[str]:
+        bad = sorted(set(value) - set(NEGATIVE_KINDS))
+        if bad:
+            raise ValueError(f"unknown negative kind {bad[0]!r}; allowed: {', '.join(NEGATIVE_KINDS)}")
+        return value
+
+
+class SplitsConfig(StageConfig):
+    heldout: float = Field(0.1, ge=0, lt=1, description="share of facts never trained (test_heldout)")
+    paraphrase: float = Field(0.2, ge=0, lt=1, description="share of trained fact groups asked in test_paraphrase")
+    validation: float = Field(0.25, ge=0, le=1, description="share of those paraphrase questions sent to validation")
+    novel_template: float = Field(0.2, ge=0, le=1, description="share of trained groups asked with a held-out template")
+    entity_disjoint: bool = Field(False, description="hold out whole subjects instead of single facts")
+
+
+class SynthConfig(StageConfig):
+    """Knowledge graph → instruction data from graph paths, every answer checked against the graph."""
+
+    seed: int = 0
+    tasks: TasksConfig = TasksConfig()
+    negatives: NegativesConfig = NegativesConfig()
+    splits: SplitsConfig = SplitsConfig()
+    templates_per_fact: int = Field(2, ge=1, le=20, description="training phrasings per fact group")
+    mcq_choices: int = Field(4, ge=2, le=10)
+    list_max_items: int = Field(8, ge=2)
+    max_hops: int = Field(3, ge=2, le=3)
+    context_facts: int = Field(3, ge=0, description="neighbouring facts added to the supporting ones in `context`")
+    relations: list[str] = Field(default_factory=list, description="only these relations (ids or labels); all if empty")
+    templates: dict[str, RelationTemplateConfig] = Field(default_factory=dict)
+    system_prompt: str | None = None
+
+    @field_validator("tasks")
+    @classmethod
+    def _weights(cls, value: TasksConfig) -> TasksConfig:
+        if sum(value.active().values()) <= 0:
+            raise ValueError("the weights of the enabled tasks sum to 0: enable a task or raise a weight")
+        return value
+
+    def template_overrides(self) -> dict[str, dict[str, list[str]]]:
+        return {rel: t.model_dump() for rel, t in self.templates.items()}

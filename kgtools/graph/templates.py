@@ -144,20 +144,25 @@ def derive(label: str) -> RelationTemplates:
     if words[0] in ("is", "are", "has", "have"):
         rest = " ".join(words[1:])
         return RelationTemplates(
-            (f"{{subject}} {text} {{object}}.",),
-            (f"What {words[0]} {{subject}} {rest}?" if words[0] in ("is", "are") else f"What {text} {{subject}}?",),
-            (f"What {text} {{object}}?",),
+            (f"{{subject}} {text} {{object}}.", f"It is stated that {{subject}} {text} {{object}}."),
+            (f"What {words[0]} {{subject}} {rest}?" if words[0] in ("is", "are") else f"What {text} {{subject}}?",
+             f"{{subject}} {text} what?"),
+            (f"What {text} {{object}}?", f"Name something that {text} {{object}}."),
         )
     first = words[0]
     if first.endswith("s") and not first.endswith("ss") and len(first) > 3:  # a verb in the third person
         rest = " ".join(words[1:])
         ask = f"What does {{subject}} {_base_verb(first)}{(' ' + rest) if rest else ''}?"
-        return RelationTemplates((f"{{subject}} {text} {{object}}.",), (ask,), (f"What {text} {{object}}?",))
+        return RelationTemplates(
+            (f"{{subject}} {text} {{object}}.", f"It is stated that {{subject}} {text} {{object}}."),
+            (ask, f"{{subject}} {text} what?"),
+            (f"What {text} {{object}}?", f"Name something that {text} {{object}}."),
+        )
     # a participle, an adjective or a prepositional phrase: "caused by", "located in", "subject to"
     return RelationTemplates(
-        (f"{{subject}} is {text} {{object}}.",),
-        (f"What is {{subject}} {text}?",),
-        (f"What is {text} {{object}}?",),
+        (f"{{subject}} is {text} {{object}}.", f"It is stated that {{subject}} is {text} {{object}}."),
+        (f"What is {{subject}} {text}?", f"{{subject}} is {text} what?"),
+        (f"What is {text} {{object}}?", f"Name something that is {text} {{object}}."),
     )
 
 
@@ -210,6 +215,24 @@ class TemplateBook:
 
     def get(self, rel: str) -> RelationTemplates:
         return self._overrides.get(rel) or self._fallback(rel)
+
+
+def definite_description(label: str, subject: str, object_type: str) -> str:
+    """A noun phrase naming the unique object of (subject, relation), for chaining questions:
+    "treated by" → "the drug that influenza is treated by"; "has symptom" → "the symptom of influenza"."""
+    words = normalise_label(label).split()
+    text = " ".join(words)
+    if text == "is a":
+        return f"the broader class of {subject}"
+    if words[0] == "has" and len(words) > 1 and words[-1] not in _PREPOSITIONS:
+        return f"the {' '.join(words[1:])} of {subject}"
+    if words[0] == "is" and len(words) > 2 and words[-1] == "of":
+        np = " ".join(words[1:-1])
+        return f"the {object_type} that {subject} is {_article(np)} {np} of"
+    first = words[0]
+    if words[0] in ("is", "are", "has", "have") or (first.endswith("s") and not first.endswith("ss") and len(first) > 3):
+        return f"the {object_type} that {subject} {text}"
+    return f"the {object_type} that {subject} is {text}"
 
 
 # -- rendering ----------------------------------------------------------------------------------------

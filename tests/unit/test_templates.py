@@ -29,7 +29,7 @@ def test_book_prefers_overrides_then_builtins_then_derived():
     assert book.get("med:hasSymptom") == BUILTIN["has symptom"]
     hedges = book.get("ex:hedges")
     assert hedges.statements == ("{subject} offsets {object}.",) and hedges.source == "override"
-    assert hedges.questions == ("What does {subject} hedge?",)  # not overridden: derived
+    assert hedges.questions[0] == "What does {subject} hedge?"  # not overridden: derived
 
 
 @pytest.mark.parametrize(
