@@ -87,7 +87,7 @@ class FactIndex:
         self.descendants = lru_cache(maxsize=None)(self._descendants)
         self.root = lru_cache(maxsize=None)(self._root)
         self.closure = lru_cache(maxsize=None)(self._closure)
-        self._pool = lru_cache(maxsize=None)(self._pool_uncached)
+        self.similar = lru_cache(maxsize=None)(self._similar)
 
     # -- hierarchy --------------------------------------------------------------------------------
     def _ancestors(self, n: str) -> frozenset[str]:
@@ -155,8 +155,8 @@ class FactIndex:
                 return "disjoint"
             return "hierarchy"
         if self.has_exactly_one(s, r):
-            true = self.closure(s, r)
-            related = any(o in self.descendants(t) or t in self.descendants(o) for t in true)
+            only = {v for x in (s, *self.ancestors(s)) if (x, r) in self.exactly_one for v in self.out.get((x, r), ())}
+            related = any(o in self.descendants(t) or t in self.descendants(o) for t in only)
             if not related:
                 return "functional"
         return "unasserted"
@@ -171,9 +171,12 @@ class FactIndex:
         Descendants of true objects are never used: they are not entailed, but not clearly false."""
         true = self.closure(fact.s, fact.r) | {fact.o}
         excluded = set(true)
-        for t in true:
-            excluded |= self.descendants(t)
-        pool = self._pool(fact.o)
+        if fact.r == IS_A:  # "X is a Y" is false for anything not above X: siblings are good distractors
+            excluded |= {fact.s} | self.descendants(fact.s)
+        else:  # "X has symptom dry cough" when X has cough is not entailed, but not clearly false either
+            for t in self.out.get((fact.s, fact.r), ()):
+                excluded |= self.descendants(t)
+        pool = self.similar(fact.o)
         picked: list[tuple[str, str]] = []
         for cand in sorted(pool, key=lambda c: unit_hash(seed, fact.key, c)):
             if cand in excluded or any(self.same_name(cand, t) for t in true):
@@ -187,7 +190,7 @@ class FactIndex:
 
     def subject_corruption(self, fact: Fact, allowed: tuple[str, ...], seed: object) -> tuple[str, str] | None:
         """A sibling (or same-type concept) s' for which (s', r, o) does not hold."""
-        for cand in sorted(self._pool(fact.s), key=lambda c: unit_hash(seed, "subject", fact.key, c)):
+        for cand in sorted(self.similar(fact.s), key=lambda c: unit_hash(seed, "subject", fact.key, c)):
             if cand == fact.s or self.same_name(cand, fact.s):
                 continue
             kind = self.negative_kind(cand, fact.r, fact.o)
@@ -195,7 +198,7 @@ class FactIndex:
                 return cand, kind
         return None
 
-    def _pool_uncached(self, n: str, limit: int = 64) -> tuple[str, ...]:
+    def _similar(self, n: str, limit: int = 64) -> tuple[str, ...]:
         """Siblings first; if fewer than a handful, other labelled nodes of the same type."""
         sibs = {c for p in self.parents.get(n, ()) for c in self.children.get(p, ()) if c != n and c in self.label}
         if len(sibs) >= 6:
