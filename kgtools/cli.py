@@ -33,6 +33,8 @@ kg_app = typer.Typer(help="Ontologies → knowledge graph (the `kg` artifact).",
 app.add_typer(kg_app, name="kg")
 corpus_app = typer.Typer(help="Knowledge graph (+ raw text) → domain corpus (the `corpus` artifact).", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
+synth_app = typer.Typer(help="Knowledge graph → instruction data from graph paths (the `synth` artifact).", no_args_is_help=True)
+app.add_typer(synth_app, name="synth")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -281,6 +283,47 @@ def corpus_build(
     if m["unlinked_capitalised"]:
         top = ", ".join(f"{u['phrase']} ({u['count']})" for u in m["unlinked_capitalised"][:12])
         console.print(f"frequent unlinked capitalised phrases (synonym candidates): {top}", highlight=False)
+
+
+@synth_app.command("build")
+@user_errors
+def synth_build(
+    kg: Annotated[Path, typer.Option("--kg", help="kg artifact folder, or an artifact root (its latest kg)")] = Path("artifacts"),
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML file with the synth settings (the `synth:` section of a pipeline, or the bare section)")] = None,
+    seed: Annotated[int | None, typer.Option(help="override the seed")] = None,
+    force: Annotated[bool, typer.Option("--force", help="rebuild even if an identical artifact exists")] = False,
+) -> None:
+    """Generate questions and answers from the graph's facts and paths, split for honest evaluation."""
+    from kgtools.artifacts import ArtifactStore
+    from kgtools.config import SynthConfig, parse_config, read_yaml
+    from kgtools.synth.stage import synthesize
+
+    data: dict[str, Any] = {}
+    if config is not None:
+        loaded = read_yaml(config) or {}
+        data = loaded.get("synth", loaded) if isinstance(loaded, dict) else loaded
+    if seed is not None:
+        data = {**data, "seed": seed}
+    cfg = parse_config(SynthConfig, data, prefix="synth", source=str(config) if config else None)
+    with console.status("synthesising instructions…") as status:
+        result = synthesize(cfg, _open_kg(kg), ArtifactStore(artifacts), force=force, progress=status.update)
+    m = result.artifact.manifest
+    verb = "built" if result.built else "reused (unchanged inputs)"
+    console.print(f"[green]synth {verb}[/]: {result.path}")
+    table = Table(title="examples per split and task", title_justify="left")
+    table.add_column("split")
+    tasks = sorted({t for per in m["tasks"].values() for t in per})
+    for t in tasks:
+        table.add_column(t, justify="right")
+    table.add_column("total", justify="right")
+    for split, per in m["tasks"].items():
+        table.add_row(split, *[f"{per.get(t, 0):,}" for t in tasks], f"{m['counts'][split]:,}")
+    console.print(table)
+    cov, leak = m["coverage"], m["leakage"]
+    console.print(f"concepts in at least one example: {cov['concepts_in_examples']:,}/{cov['concepts']:,} "
+                  f"({cov['concept_share']:.1%}); test prompts found in train: {leak['test_prompts_in_train']}; "
+                  f"negative kinds: " + ", ".join(f"{k} {v:,}" for k, v in m["negative_kinds"].items()), highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover
