@@ -13,7 +13,7 @@ An ontology is open-world: a fact it does not assert may still be true. So every
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -52,6 +52,7 @@ class FactIndex:
         self.children: dict[str, list[str]] = defaultdict(list)
         self.disjoint: dict[str, set[str]] = defaultdict(set)
         self.exactly_one: set[tuple[str, str]] = set()
+        self.out_count: Counter[tuple[str, str]] = Counter()
         out: dict[tuple[str, str], list[str]] = defaultdict(list)
         inn: dict[tuple[str, str], list[str]] = defaultdict(list)
         facts = []
@@ -63,7 +64,10 @@ class FactIndex:
             if r == IS_A:
                 self.parents[s].append(o)
                 self.children[o].append(s)
-            if r in NOT_FACTS or not stated(data["qualifier"]) or s not in self.label or o not in self.label:
+            if r in NOT_FACTS or not stated(data["qualifier"]):
+                continue
+            self.out_count[(s, r)] += 1  # all values, labelled or not: "the X that s …" must name one thing
+            if s not in self.label or o not in self.label:
                 continue
             self.rel_label[r] = data["rel_label"]
             if data["qualifier"] == "exactly 1":

@@ -327,7 +327,9 @@ class Synthesizer:
             if not definition or data.get("kind") == "external":
                 continue
             status = "heldout" if self._h("heldout-definition", n) < self.cfg.splits.heldout else "train"
-            sibling = next((c for c in self.ix.similar(n) if self.kg.g.nodes[c].get("definition")), None)
+            sibling = next((c for c in self.ix.similar(n) if not self.ix.same_name(c, n)
+                            and (self.kg.g.nodes[c].get("definition") or "").strip().casefold()
+                            not in ("", definition.casefold())), None)
             for inverse, templates in ((False, DEFINITION_QUESTIONS), (True, DEFINITION_INVERSE)):
                 tids = [(f"definition/{'iq' if inverse else 'q'}{i}", t) for i, t in enumerate(templates)]
                 for split, tid, tpl, reason in self.plan("definition", (n, inverse), tids, status).entries:
@@ -346,8 +348,8 @@ class Synthesizer:
     def multi_hop(self) -> Iterator[dict[str, Any]]:
         """Questions over chains s -r1-> m -r2-> answers whose intermediate concepts are unique, phrased
         with a definite description ("the drug that influenza is treated by") and answered with a rationale."""
-        for (s, _first_rel), first in self.fwd.items():
-            if len(first) != 1:
+        for (s, first_rel), first in self.fwd.items():
+            if self.ix.out_count[(s, first_rel)] != 1:
                 continue
             for path in self._chains(first[0], self.cfg.max_hops):
                 *hops, (m, r_last) = path
@@ -384,7 +386,7 @@ class Synthesizer:
         m = first.o
         for _, r2 in self._groups_of(m):
             yield [first, (m, r2)]
-            if max_hops >= 3 and len(self.fwd[(m, r2)]) == 1:
+            if max_hops >= 3 and self.ix.out_count[(m, r2)] == 1 and len(self.fwd[(m, r2)]) == 1:
                 second = self.fwd[(m, r2)][0]
                 for (_, r3) in self._groups_of(second.o):
                     if second.o not in (first.s, m):

@@ -1,0 +1,244 @@
+"""Synthesis on real graphs, checked by an independent re-derivation of every answer from the graph.
+
+The checker below does not use kgtools.synth: it walks the KnowledgeGraph's networkx edges itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+
+import pytest
+
+from kgtools.artifacts import ArtifactStore
+from kgtools.config import KgConfig, SynthConfig
+from kgtools.graph.model import KnowledgeGraph, stated
+from kgtools.graph.stage import build_kg
+from kgtools.synth.stage import generate_examples, synthesize
+
+from ..conftest import BUNDLED, shared_path
+
+YES, NO = {"True", "Yes"}, {"False", "No"}
+
+
+class Checker:
+    """Re-derives truth from the graph: asserted edges, is_a ancestors, inheritance down is_a, and
+    existential entailment up the object's ancestors."""
+
+    def __init__(self, kg: KnowledgeGraph):
+        self.kg = kg
+        self.g = kg.g
+        self.by_label: dict[str, set[str]] = {}
+        for n, d in self.g.nodes(data=True):
+            if d.get("label"):
+                self.by_label.setdefault(d["label"], set()).add(n)
+
+    def up(self, n: str) -> set[str]:
+        seen, stack = set(), [n]
+        while stack:
+            for _, p, k in self.g.out_edges(stack.pop(), keys=True):
+                if k == "is_a" and p not in seen:
+                    seen.add(p)
+                    stack.append(p)
+        return seen
+
+    def asserted(self, s: str, r: str) -> set[str]:
+        return {o for _, o, k, d in self.g.out_edges(s, keys=True, data=True) if k == r and stated(d["qualifier"])}
+
+    def entailed(self, s: str, r: str) -> set[str]:
+        if r == "is_a":
+            return self.up(s)
+        objs = set()
+        for x in {s} | self.up(s):
+            for o in self.asserted(x, r):
+                objs |= {o} | self.up(o)
+        return objs
+
+    def edge(self, key: str) -> tuple[str, str, str]:
+        s, r, o = key.split("|")
+        assert self.g.has_edge(s, o, key=r), f"triple {key} is not in the graph"
+        return s, r, o
+
+    def label(self, n: str) -> str:
+        return self.g.nodes[n]["label"]
+
+    def join(self, ids: list[str]) -> str:
+        names = [self.label(n) for n in ids]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+    def check(self, e: dict) -> None:
+        task, rel, subj = e["task"], e["relation"], e["subject"]
+        triples = [self.edge(t) for t in e["triples"]]
+        if task in ("fact_qa", "list"):
+            assert e["answer_ids"] and set(e["answer_ids"]) <= self.asserted(subj, rel)
+            assert all(s == subj and r == rel for s, r, _ in triples)
+            assert e["answer"] == self.join(e["answer_ids"])
+            assert set(e["answer_ids"]) <= set(e["accepted_ids"]) <= self.entailed(subj, rel)
+        elif task == "inverse_qa":
+            assert all(o in self.asserted(s, rel) for s in e["answer_ids"] for o in [subj])
+            assert e["answer"] == self.join(e["answer_ids"])
+        elif task == "mcq":
+            truth = self.entailed(subj, rel)
+            correct = [i for i, c in enumerate(e["choices"]) if self.by_label[c] & truth]
+            assert correct == [e["answer_index"]], (e["prompt"], e["choices"], correct)
+            assert e["choices"][e["answer_index"]] == e["answer"]
+            assert len(set(e["choices"])) == len(e["choices"])
+        elif task == "yes_no":
+            (s, r, o), = triples
+            assert o in self.asserted(s, r)
+            if e["answer"] in YES:
+                assert e["negative_kind"] is None and e["rejected"] in NO
+            else:
+                assert e["answer"] in NO and e["rejected"] in YES
+                bad_s, bad_o = e["path"]
+                assert bad_o not in self.entailed(bad_s, r), f"negative is true in the graph: {e['prompt']}"
+                self.check_kind(e["negative_kind"], bad_s, r, bad_o)
+        elif task == "definition":
+            node = self.g.nodes[subj]
+            assert e["answer"] in (node["definition"], node["label"])
+        elif task == "multi_hop":
+            chain = e["path"][: len(e["path"]) - len(e["answer_ids"])]  # subject, then each unique intermediate
+            assert chain[0] == subj and len(chain) >= 2
+            for a, b in zip(chain, chain[1:], strict=False):
+                hop = [r for s, r, o in triples if s == a and o == b]
+                assert hop, (a, b)
+                assert self.asserted(a, hop[0]) == {b}, (a, hop[0])  # "the X that a …" names one thing
+            assert e["answer_ids"] and set(e["answer_ids"]) <= self.asserted(chain[-1], rel)
+        else:
+            raise AssertionError(f"unknown task {task}")
+        if e["rejected"] is not None:
+            assert e["rejected"] != e["answer"]
+        if task == "mcq":
+            assert e["negative_kind"] in ("disjoint", "hierarchy", "functional", "unasserted")
+
+    def check_kind(self, kind: str, s: str, r: str, o: str) -> None:
+        mine, theirs = {s} | self.up(s), {o} | self.up(o)
+        if kind == "disjoint":
+            assert r == "is_a" and any(self.g.has_edge(a, b, key="disjoint_with") or self.g.has_edge(b, a, key="disjoint_with")
+                                       for a in mine for b in theirs)
+        elif kind == "hierarchy":
+            assert r == "is_a" and o not in self.up(s)
+        elif kind == "functional":
+            assert any(d["qualifier"] == "exactly 1" for x in mine for _, _, k, d in
+                       self.g.out_edges(x, keys=True, data=True) if k == r)
+        else:
+            assert kind == "unasserted"
+
+
+def graphs():
+    return {
+        "medical": lambda: BUNDLED / "medical.ttl",
+        "finance": lambda: BUNDLED / "finance.ttl",
+        "doid": lambda: shared_path("doid", "DO_infectious_disease_slim.owl"),
+        "fibo": lambda: shared_path("fibo"),
+    }
+
+
+@pytest.mark.parametrize("name", list(graphs()))
+def test_every_answer_rederived_from_the_graph(name, tmp_path):
+    kg = build_kg(KgConfig(ontologies=[graphs()[name]()]), ArtifactStore(tmp_path)).graph()
+    examples, report = generate_examples(SynthConfig(), kg)
+    sample = examples if len(examples) <= 4000 else random.Random(0).sample(examples, 4000)
+    checker = Checker(kg)
+    for e in sample:
+        checker.check(e)
+    tasks = {e["task"] for e in sample}
+    print(f"\n{name}: {len(examples):,} examples, {len(sample):,} re-derived, zero wrong; tasks {sorted(tasks)}")
+    assert len(sample) >= 2000
+    assert {"fact_qa", "inverse_qa", "mcq", "yes_no", "definition"} <= tasks
+    assert report["leakage"]["test_prompts_in_train"] == 0
+    assert report["coverage"]["concept_share"] > 0.9
+
+
+def test_splits_measure_injection_honestly(tmp_path):
+    kg = build_kg(KgConfig(ontologies=[BUNDLED / "medical.ttl"]), ArtifactStore(tmp_path)).graph()
+    examples, report = generate_examples(SynthConfig(), kg)
+    splits = {e["split"] for e in examples}
+    assert splits == {"train", "validation", "test_paraphrase", "test_novel_template", "test_heldout"}
+    train = [e for e in examples if e["split"] == "train"]
+    train_prompts = {e["prompt"] for e in train}
+    train_templates = {e["template_id"] for e in train}
+    train_triples = {t for e in train for t in e["triples"]}
+    for e in examples:
+        assert e["split_reason"]
+        if e["split"] != "train":
+            assert e["prompt"] not in train_prompts
+    # test_paraphrase: trained facts, asked with templates that train uses for other facts but not for them
+    para = [e for e in examples if e["split"] == "test_paraphrase" and e["task"] in ("fact_qa", "inverse_qa")]
+    assert para and all(set(e["triples"]) <= train_triples for e in para)
+    assert all(e["template_id"] in train_templates for e in para)
+    for e in para:
+        same_fact = [t for t in train if t["task"] == e["task"] and t["subject"] == e["subject"]
+                     and t["relation"] == e["relation"]]
+        assert same_fact and all(t["template_id"] != e["template_id"] for t in same_fact)
+    # test_novel_template: templates never trained
+    novel = [e for e in examples if e["split"] == "test_novel_template"]
+    assert novel and not {e["template_id"] for e in novel} & train_templates
+    assert report["leakage"]["template_seen_in_train_share"]["test_novel_template"] == 0.0
+    # test_heldout: no held-out triple, and no triple between the same two concepts, is in train
+    pairs = {frozenset((t.split("|")[0], t.split("|")[2])) for t in train_triples}
+    held = [e for e in examples if e["split"] == "test_heldout" and e["task"] in ("fact_qa", "mcq", "yes_no")]
+    assert held
+    for e in held:
+        assert not set(e["triples"]) & train_triples
+        if e["task"] in ("mcq", "yes_no"):
+            s, _, o = e["triples"][0].split("|")
+            assert frozenset((s, o)) not in pairs
+
+
+def test_entity_disjoint_split_holds_out_whole_subjects(tmp_path):
+    kg = build_kg(KgConfig(ontologies=[BUNDLED / "medical.ttl"]), ArtifactStore(tmp_path)).graph()
+    examples, _ = generate_examples(SynthConfig(splits={"entity_disjoint": True, "heldout": 0.2}), kg)
+    train_subjects = {t.split("|")[0] for e in examples if e["split"] == "train" for t in e["triples"]}
+    held_subjects = {e["triples"][0].split("|")[0] for e in examples if e["split"] == "test_heldout" and e["task"] == "mcq"}
+    assert held_subjects and not held_subjects & train_subjects
+
+
+def test_same_seed_gives_byte_identical_datasets(tmp_path):
+    store_kg = ArtifactStore(tmp_path / "kg")
+    kg = build_kg(KgConfig(ontologies=[BUNDLED / "finance.ttl"]), store_kg).artifact
+    a = synthesize(SynthConfig(seed=7), kg, ArtifactStore(tmp_path / "a"))
+    b = synthesize(SynthConfig(seed=7), kg, ArtifactStore(tmp_path / "b"))
+    c = synthesize(SynthConfig(seed=8), kg, ArtifactStore(tmp_path / "c"))
+    for part in ("parquet/train.parquet", "parquet/test_heldout.parquet", "jsonl/train.messages.jsonl"):
+        assert (a.path / part).read_bytes() == (b.path / part).read_bytes()
+    assert (a.path / "parquet/train.parquet").read_bytes() != (c.path / "parquet/train.parquet").read_bytes()
+    ds = a.dataset()
+    assert set(ds) >= {"train", "test_heldout"} and "messages" in ds["train"].column_names
+    info = json.loads((a.path / "dataset_info.json").read_text())
+    assert info["kgtools_train"]["formatting"] == "sharegpt" and (a.path / info["kgtools_train"]["file_name"]).is_file()
+    first = json.loads((a.path / "jsonl/train.alpaca.jsonl").read_text().splitlines()[0])
+    assert set(first) >= {"instruction", "input", "output"}
+
+
+def kgtools_cli(*args):
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME")}
+    return subprocess.run([sys.executable, "-m", "kgtools.cli", *map(str, args)], capture_output=True, text=True,
+                          env={**env, "COLUMNS": "200"}, timeout=300)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "pattern"),
+    [
+        ("synth:\n  tasks:\n    riddles: {weight: 1}\n", r"synth\.tasks\.riddles: unknown key"),
+        ("synth:\n  tasks:\n" + "".join(f"    {t}: {{weight: 0}}\n" for t in
+         ("fact_qa", "inverse_qa", "definition", "multi_hop", "mcq", "yes_no", "list")), r"synth\.tasks: .*sum to 0"),
+        ("synth:\n  templates:\n    has symptom:\n      questions: ['What is {thing}?']\n",
+         r"synth\.templates\.has symptom\.questions\[0\]: unknown placeholder \{thing\}"),
+        ("synth:\n  templates:\n    cures:\n      statements: ['{subject} cures {object}.']\n",
+         r"synth\.templates\.cures: the graph has no relation"),
+        ("synth:\n  negatives:\n    rejected: [maybe]\n", r"synth\.negatives\.rejected: .*unknown negative kind 'maybe'"),
+    ],
+)
+def test_bad_synth_config_names_the_key(tmp_path, write, yaml_text, pattern):
+    kg = build_kg(KgConfig(ontologies=[BUNDLED / "medical.ttl"]), ArtifactStore(tmp_path / "arts"))
+    config = write("pipeline.yaml", yaml_text)
+    result = kgtools_cli("synth", "build", "--kg", kg.path, "--config", config, "--out", tmp_path / "out")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and re.search(pattern, lines[0]), result.stderr
+    assert not (tmp_path / "out" / "synth").exists() or not [
+        p for p in (tmp_path / "out" / "synth").iterdir() if p.name != "LATEST"]
