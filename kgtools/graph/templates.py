@@ -13,6 +13,7 @@ import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kgtools.errors import ConfigError
 
@@ -188,6 +189,7 @@ class TemplateBook:
         self.labels = dict(relation_labels)
         by_label = {normalise_label(lab): rel for rel, lab in self.labels.items()}
         self._overrides: dict[str, RelationTemplates] = {}
+        self._cache: dict[str, RelationTemplates] = {}
         for name, spec in (overrides or {}).items():
             rel = name if name in self.labels else by_label.get(normalise_label(name))
             if rel is None:
@@ -214,7 +216,10 @@ class TemplateBook:
         return BUILTIN.get(label) or derive(label)
 
     def get(self, rel: str) -> RelationTemplates:
-        return self._overrides.get(rel) or self._fallback(rel)
+        found = self._cache.get(rel)
+        if found is None:
+            found = self._cache[rel] = self._overrides.get(rel) or self._fallback(rel)
+        return found
 
 
 def definite_description(label: str, subject: str, object_type: str) -> str:
@@ -239,6 +244,17 @@ def definite_description(label: str, subject: str, object_type: str) -> str:
 _FIELD = re.compile(r"\{(\w+)\}")
 
 
+@lru_cache(maxsize=4096)
+def _pieces(template: str) -> tuple[tuple[str, str | None], ...]:
+    """A template split once into (literal text, following placeholder or None)."""
+    out, pos = [], 0
+    for match in _FIELD.finditer(template):
+        out.append((template[pos:match.start()], match.group(1)))
+        pos = match.end()
+    out.append((template[pos:], None))
+    return tuple(out)
+
+
 def render(template: str, values: Mapping[str, tuple[str, str | None]]) -> tuple[str, list[dict]]:
     """Fill a template; ``values`` maps a placeholder to ``(surface text, node id or None)``.
 
@@ -246,19 +262,17 @@ def render(template: str, values: Mapping[str, tuple[str, str | None]]) -> tuple
     """
     out: list[str] = []
     mentions: list[dict] = []
-    pos = 0
     length = 0
-    for match in _FIELD.finditer(template):
-        literal = template[pos:match.start()]
+    for literal, name in _pieces(template):
         out.append(literal)
         length += len(literal)
-        surface, node_id = values[match.group(1)]
+        if name is None:
+            continue
+        surface, node_id = values[name]
         if node_id is not None:
             mentions.append({"start": length, "end": length + len(surface), "node_id": node_id, "surface": surface})
         out.append(surface)
         length += len(surface)
-        pos = match.end()
-    out.append(template[pos:])
     text = capitalise("".join(out))
     for m in mentions:
         m["surface"] = text[m["start"]:m["end"]]

@@ -40,6 +40,15 @@ def unit_hash(*parts: object) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
+def _rotated(pool: tuple[str, ...], u: float) -> list[str]:
+    """The pool (in a fixed shuffled order) starting at a position drawn from ``u``: one hash per draw
+    instead of one per candidate."""
+    if not pool:
+        return []
+    start = int(u * len(pool))
+    return [*pool[start:], *pool[:start]]
+
+
 class FactIndex:
     """Facts (labelled subject and object, an asserting qualifier) and the lookups generation needs."""
 
@@ -180,10 +189,10 @@ class FactIndex:
         else:  # "X has symptom dry cough" when X has cough is not entailed, but not clearly false either
             for t in self.out.get((fact.s, fact.r), ()):
                 excluded |= self.descendants(t)
-        pool = self.similar(fact.o)
+        true_names = frozenset().union(*(self.names.get(t, frozenset()) for t in true))
         picked: list[tuple[str, str]] = []
-        for cand in sorted(pool, key=lambda c: unit_hash(seed, fact.key, c)):
-            if cand in excluded or any(self.same_name(cand, t) for t in true):
+        for cand in _rotated(self.similar(fact.o), unit_hash(seed, fact.key)):
+            if cand in excluded or self.names.get(cand, frozenset()) & true_names:
                 continue
             kind = self.negative_kind(fact.s, fact.r, cand)
             if kind is not None and kind in allowed:
@@ -194,7 +203,7 @@ class FactIndex:
 
     def subject_corruption(self, fact: Fact, allowed: tuple[str, ...], seed: object) -> tuple[str, str] | None:
         """A sibling (or same-type concept) s' for which (s', r, o) does not hold."""
-        for cand in sorted(self.similar(fact.s), key=lambda c: unit_hash(seed, "subject", fact.key, c)):
+        for cand in _rotated(self.similar(fact.s), unit_hash(seed, "subject", fact.key)):
             if cand == fact.s or self.same_name(cand, fact.s):
                 continue
             kind = self.negative_kind(cand, fact.r, fact.o)
@@ -206,9 +215,9 @@ class FactIndex:
         """Siblings first; if fewer than a handful, other labelled nodes of the same type."""
         sibs = {c for p in self.parents.get(n, ()) for c in self.children.get(p, ()) if c != n and c in self.label}
         if len(sibs) >= 6:
-            return tuple(sorted(sibs))
+            return tuple(sorted(sibs, key=lambda c: unit_hash("similar", n, c)))
         root = self.root(n)
         same_type = [d for d in sorted(self.descendants(root)) if d in self.label and d != n] if root != n else []
         if len(same_type) > limit:
             same_type = sorted(same_type, key=lambda c: unit_hash("pool", n, c))[:limit]
-        return tuple(sorted(sibs | set(same_type)))
+        return tuple(sorted(sibs | set(same_type), key=lambda c: unit_hash("similar", n, c)))

@@ -73,6 +73,8 @@ class Synthesizer:
             self.inv[(f.r, f.o)].append(f)
             self.by_subject[f.s].append(f)
         self.stats: Counter = Counter()
+        self._said: dict[Fact, str] = {}
+        self._neighbours: dict[str, list[Fact]] = {}
 
     def _relation_filter(self, kg: KnowledgeGraph) -> set[str] | None:
         if not self.cfg.relations:
@@ -144,16 +146,27 @@ class Synthesizer:
         return out
 
     def statement(self, f: Fact, i: int = 0) -> str:
+        if i == 0:
+            cached = self._said.get(f)
+            if cached is not None:
+                return cached
         templates = self.book.get(f.r).statements
-        return render(templates[i % len(templates)], {"subject": (self.name(f.s), None), "object": (self.name(f.o), None)})[0]
+        text = render(templates[i % len(templates)], {"subject": (self.name(f.s), None), "object": (self.name(f.o), None)})[0]
+        if i == 0:
+            self._said[f] = text
+        return text
 
     def context(self, support: list[Fact], subject: str) -> str:
         """The supporting facts and a few other trained facts about the subject, as sentences."""
         seen = {f.key for f in support}
         sentences = [self.statement(f) for f in support]
-        extra = [f for f in self.by_subject.get(subject, ()) if f.key not in seen and self.is_train(f)]
-        extra.sort(key=lambda f: self._h("context", f.key))
-        sentences += [self.statement(f) for f in extra[: self.cfg.context_facts]]
+        neighbours = self._neighbours.get(subject)
+        if neighbours is None:  # the subject's trained facts in a fixed order, computed once
+            neighbours = [f for f in self.by_subject.get(subject, ()) if self.is_train(f)]
+            neighbours.sort(key=lambda f: self._h("context", f.key))
+            neighbours = self._neighbours[subject] = neighbours[: self.cfg.context_facts + 4]
+        extra = [f for f in neighbours if f.key not in seen][: self.cfg.context_facts]
+        sentences += [self.statement(f) for f in extra]
         return " ".join(sentences)
 
     def example(self, task: str, split: str, reason: str, template_id: str, prompt: str, answer: str,

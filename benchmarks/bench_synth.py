@@ -1,0 +1,107 @@
+"""Benchmark of the synth stage: examples per second and peak memory, for 100k and 1M examples, on FIBO
+and on a generated 200,000-class graph.
+
+    python benchmarks/bench_synth.py                  # FIBO (if ../shared is there) and generated 200k
+    python benchmarks/bench_synth.py --classes 50000  # a smaller generated graph
+
+Each measurement runs in a fresh process: generation throughput is timed over the first N examples of the
+generator (single process); the whole stage (generation, leak check, parquet, JSONL, DatasetDict) is run
+with weights chosen to give about N examples, and its peak memory is reported. Goals (issue 4):
+≥ 20,000 examples/s single process, < 4 GB for 1M examples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("KGTOOLS_SHARED_ONTOLOGIES", ROOT.parent / "shared" / "ontologies"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def child(kind: str, kg_path: str, n: int, weight: float) -> dict:
+    from kgtools.artifacts import Artifact, ArtifactStore
+    from kgtools.config import SynthConfig
+    from kgtools.graph.io import load_graph
+
+    if kind == "generate":
+        from kgtools.synth.generate import Synthesizer
+
+        graph = load_graph(kg_path)
+        start = time.perf_counter()
+        syn = Synthesizer(graph, SynthConfig())
+        count = sum(1 for _ in itertools.islice(syn.examples(), n))
+        seconds = time.perf_counter() - start
+    else:
+        from kgtools.synth.stage import synthesize
+
+        tasks = {t: {"weight": weight} for t in ("fact_qa", "inverse_qa", "definition", "mcq", "yes_no")}
+        cfg = SynthConfig(tasks={**tasks, "multi_hop": {"weight": weight / 2}, "list": {"weight": weight / 2}})
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            result = synthesize(cfg, Artifact.open(kg_path, "kg"), ArtifactStore(tmp))
+            count = result.artifact.manifest["counts"]["examples"]
+        seconds = time.perf_counter() - start
+    return {"examples": count, "seconds": seconds,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def run(kind: str, kg_path: Path, n: int, weight: float = 1.0) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--child", kind, str(kg_path), str(n), str(weight)],
+                          capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-3000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--classes", type=int, default=200_000)
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
+    args = parser.parse_args()
+    if args.child:
+        kind, path, n, weight = args.child
+        print(json.dumps(child(kind, path, int(n), float(weight))))
+        return
+
+    from bench_kg import generate
+
+    from kgtools.artifacts import ArtifactStore
+    from kgtools.config import KgConfig
+    from kgtools.graph.stage import build_kg
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        graphs = {}
+        if (SHARED / "fibo").exists():
+            graphs["fibo"] = build_kg(KgConfig(ontologies=[SHARED / "fibo"]), ArtifactStore(tmp / "a")).path
+        onto = tmp / f"generated-{args.classes}.ttl"
+        generate(onto, args.classes)
+        graphs[f"generated-{args.classes // 1000}k"] = build_kg(KgConfig(ontologies=[onto]), ArtifactStore(tmp / "a")).path
+
+        print(f"{'graph':<16}{'N':>10}{'generated':>11}{'seconds':>9}{'examples/s':>12}{'peak RSS MB':>13}   (generator only)")
+        for name, path in graphs.items():
+            for n in args.sizes:
+                r = run("generate", path, n)
+                print(f"{name:<16}{n:>10,}{r['examples']:>11,}{r['seconds']:>9.1f}{r['examples'] / r['seconds']:>12,.0f}"
+                      f"{r['peak_rss_mb']:>13,.0f}")
+        print(f"\n{'graph':<16}{'weight':>8}{'examples':>11}{'seconds':>9}{'examples/s':>12}{'peak RSS MB':>13}   (whole stage)")
+        for name, path in graphs.items():
+            for weight in (0.5, 1.0):
+                r = run("stage", path, 0, weight)
+                print(f"{name:<16}{weight:>8}{r['examples']:>11,}{r['seconds']:>9.1f}{r['examples'] / r['seconds']:>12,.0f}"
+                      f"{r['peak_rss_mb']:>13,.0f}")
+
+
+if __name__ == "__main__":
+    main()
