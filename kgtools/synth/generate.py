@@ -97,7 +97,7 @@ class Synthesizer:
 
     def _count(self, task: str, key: object) -> int:
         """How many training phrasings a group gets: weight × templates_per_fact, fractions drawn per group."""
-        expected = self.weights[task] * self.cfg.templates_per_fact
+        expected = self.weights[task.split("-")[0]] * self.cfg.templates_per_fact  # "list-inverse" → list
         whole = int(expected)
         return whole + (1 if self._h("count", task, key) < expected - whole else 0)
 
@@ -242,7 +242,23 @@ class Synthesizer:
                                    rejected=rejected, negative_kind=kind)
 
     def lists(self) -> Iterator[dict[str, Any]]:
+        """All objects of a group ("What is a symptom of X? List all of them.") and all subjects of an
+        inverse group ("Name a kind of drug. List all of them."), for groups of 2..list_max_items."""
         yield from self.fact_qa(list_task=True)
+        for (r, o), facts in self.inv.items():
+            train = [f for f in facts if self.is_train(f)]
+            status = self.status(facts, train)
+            if status == "mixed" or not 2 <= len(facts) <= self.cfg.list_max_items:
+                continue
+            templates = self._questions(r, inverse=True)
+            for split, tid, tpl, reason in self.plan("list-inverse", (r, o), templates, status).entries:
+                subs = [f.s for f in facts]
+                prompt = render(tpl, self._values(None, o, subs[0], o))[0] + LIST_SUFFIX
+                bad = self.ix.subject_corruption(facts[0], tuple(self.cfg.negatives.rejected), (self.seed, "rejected"))
+                rejected = self.join([bad[0] if a == facts[0].s else a for a in subs]) if bad else None
+                yield self.example("list", split, reason, tid.replace("/iq", "/list-iq"), prompt, self.join(subs), subs,
+                                   support=facts, subject=o, relation=r, rejected=rejected,
+                                   negative_kind=bad[1] if bad else None)
 
     def inverse_qa(self) -> Iterator[dict[str, Any]]:
         for (r, o), facts in self.inv.items():
@@ -317,7 +333,7 @@ class Synthesizer:
                     bad, kind = corrupted
                     false_statement = self.statement(bad, int(index))
                     yield self.example("yes_no", split, reason, f"{tid}/yn-neg", form.format(statement=false_statement),
-                                       no, [], support=[f], subject=s, relation=r, rejected=yes, negative_kind=kind,
+                                       no, [], support=[f], subject=s, relation=bad.r, rejected=yes, negative_kind=kind,
                                        path=[bad.s, bad.o])
 
     def _corrupt(self, f: Fact, allowed: tuple[str, ...], tid: str) -> tuple[Fact, str] | None:
@@ -327,9 +343,14 @@ class Synthesizer:
             objs = self.ix.object_corruptions(f, allowed, 1, (self.seed, "yes_no", tid))
             if objs:
                 return Fact(f.s, f.r, objs[0][0]), objs[0][1]
-        sub = self.ix.subject_corruption(f, allowed, (self.seed, "yes_no", tid))
-        if sub:
-            return Fact(sub[0], f.r, f.o), sub[1]
+        if how < 0.8:
+            sub = self.ix.subject_corruption(f, allowed, (self.seed, "yes_no", tid))
+            if sub:
+                return Fact(sub[0], f.r, f.o), sub[1]
+        # a wrong relation between the same two concepts
+        for r in sorted(self.ix.relations, key=lambda x: self._h("wrong-relation", f.key, x)):
+            if r != f.r and (kind := self.ix.negative_kind(f.s, r, f.o)) is not None and kind in allowed:
+                return Fact(f.s, r, f.o), kind
         objs = self.ix.object_corruptions(f, allowed, 1, (self.seed, "yes_no", tid))
         return (Fact(f.s, f.r, objs[0][0]), objs[0][1]) if objs else None
 

@@ -72,7 +72,10 @@ class Checker:
     def check(self, e: dict) -> None:
         task, rel, subj = e["task"], e["relation"], e["subject"]
         triples = [self.edge(t) for t in e["triples"]]
-        if task in ("fact_qa", "list"):
+        if task == "list" and all(o == subj for _, _, o in triples):  # an inverse list: all subjects of (rel, subj)
+            assert e["answer_ids"] and all(subj in self.asserted(s, rel) for s in e["answer_ids"])
+            assert e["answer"] == self.join(e["answer_ids"])
+        elif task in ("fact_qa", "list"):
             assert e["answer_ids"] and set(e["answer_ids"]) <= self.asserted(subj, rel)
             assert all(s == subj and r == rel for s, r, _ in triples)
             assert e["answer"] == self.join(e["answer_ids"])
@@ -90,12 +93,13 @@ class Checker:
             (s, r, o), = triples
             assert o in self.asserted(s, r)
             if e["answer"] in YES:
-                assert e["negative_kind"] is None and e["rejected"] in NO
+                assert e["negative_kind"] is None and e["rejected"] in NO and rel == r
             else:
                 assert e["answer"] in NO and e["rejected"] in YES
-                bad_s, bad_o = e["path"]
-                assert bad_o not in self.entailed(bad_s, r), f"negative is true in the graph: {e['prompt']}"
-                self.check_kind(e["negative_kind"], bad_s, r, bad_o)
+                bad_s, bad_o = e["path"]  # the corrupted fact: (bad_s, rel, bad_o), rel possibly another relation
+                assert (bad_s, rel, bad_o) != (s, r, o)
+                assert bad_o not in self.entailed(bad_s, rel), f"negative is true in the graph: {e['prompt']}"
+                self.check_kind(e["negative_kind"], bad_s, rel, bad_o)
         elif task == "definition":
             node = self.g.nodes[subj]
             assert e["answer"] in (node["definition"], node["label"])
