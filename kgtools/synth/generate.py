@@ -347,9 +347,11 @@ class Synthesizer:
             sub = self.ix.subject_corruption(f, allowed, (self.seed, "yes_no", tid))
             if sub:
                 return Fact(sub[0], f.r, f.o), sub[1]
-        # a wrong relation between the same two concepts
-        for r in sorted(self.ix.relations, key=lambda x: self._h("wrong-relation", f.key, x)):
-            if r != f.r and (kind := self.ix.negative_kind(f.s, r, f.o)) is not None and kind in allowed:
+        # a wrong relation between the same two concepts: one the subject has for other objects
+        others = sorted({x.r for x in self.by_subject.get(f.s, ()) if x.r != f.r})
+        start = int(self._h("wrong-relation", f.key) * len(others)) if others else 0
+        for r in [*others[start:], *others[:start]][:8]:
+            if (kind := self.ix.negative_kind(f.s, r, f.o)) is not None and kind in allowed:
                 return Fact(f.s, r, f.o), kind
         objs = self.ix.object_corruptions(f, allowed, 1, (self.seed, "yes_no", tid))
         return (Fact(f.s, f.r, objs[0][0]), objs[0][1]) if objs else None
@@ -432,23 +434,46 @@ class Synthesizer:
         return [(n, r) for r in sorted(picked)]
 
 
+class LeakGuard:
+    """The leakage check, streaming: training prompts are remembered (as 8-byte digests), evaluation
+    examples are admitted only if their prompt is not a training prompt; template overlap is reported."""
+
+    def __init__(self) -> None:
+        self.train_prompts: set[bytes] = set()
+        self.train_templates: set[str] = set()
+        self.dropped: Counter = Counter()
+        self.overlap: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+
+    @staticmethod
+    def digest(prompt: str) -> bytes:
+        return hashlib.blake2b(prompt.encode(), digest_size=8).digest()
+
+    def see_train(self, e: dict[str, Any]) -> None:
+        self.train_prompts.add(self.digest(e["prompt"]))
+        self.train_templates.add(e["template_id"])
+
+    def admit(self, e: dict[str, Any]) -> bool:
+        """Call after every training example has been seen."""
+        if self.digest(e["prompt"]) in self.train_prompts:
+            self.dropped[e["split"]] += 1
+            return False
+        self.overlap[e["split"]][0] += e["template_id"] in self.train_templates
+        self.overlap[e["split"]][1] += 1
+        return True
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "test_prompts_in_train": 0,  # those found were dropped, counted below
+            "dropped_as_leaks": dict(self.dropped),
+            "template_seen_in_train_share": {s: round(a / b, 4) for s, (a, b) in sorted(self.overlap.items()) if b},
+        }
+
+
 def leak_check(examples: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Drop any evaluation example whose prompt is a training prompt; report template overlap per split."""
-    train_prompts = {e["prompt"] for e in examples if e["split"] == "train"}
-    train_templates = {e["template_id"] for e in examples if e["split"] == "train"}
-    kept, dropped = [], Counter()
-    overlap: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    guard = LeakGuard()
     for e in examples:
-        if e["split"] != "train" and e["prompt"] in train_prompts:
-            dropped[e["split"]] += 1
-            continue
-        if e["split"] != "train":
-            overlap[e["split"]][0] += e["template_id"] in train_templates
-            overlap[e["split"]][1] += 1
-        kept.append(e)
-    report = {
-        "test_prompts_in_train": 0,
-        "dropped_as_leaks": dict(dropped),
-        "template_seen_in_train_share": {s: round(a / b, 4) for s, (a, b) in sorted(overlap.items()) if b},
-    }
-    return kept, report
+        if e["split"] == "train":
+            guard.see_train(e)
+    kept = [e for e in examples if e["split"] == "train" or guard.admit(e)]
+    return kept, guard.report()

@@ -5,6 +5,7 @@ a ``dataset_info.json`` that LLaMA-Factory reads."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import pyarrow.parquet as pq
 from kgtools.artifacts import Artifact, ArtifactStore, artifact_key
 from kgtools.config import SynthConfig
 from kgtools.graph.io import load_graph
-from kgtools.synth.generate import SPLITS, Synthesizer, leak_check
+from kgtools.synth.generate import SPLITS, LeakGuard, Synthesizer, leak_check
 
 STAGE = "synth"
 DATASET_DIR = "dataset"
@@ -63,81 +64,145 @@ def synthesize(cfg: SynthConfig, kg: Artifact, store: ArtifactStore, *, force: b
 
 
 def generate_examples(cfg: SynthConfig, graph) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Every example of ``graph`` under ``cfg`` after the leak check, and the generation report."""
+    """Every example of ``graph`` under ``cfg`` after the leak check, and the generation report (in memory:
+    for tests and small graphs; the stage itself streams)."""
     syn = Synthesizer(graph, cfg)
     examples, leaks = leak_check(list(syn.examples()))
-    return examples, {"leakage": leaks, "generator": dict(sorted(syn.stats.items())),
-                      "coverage": _coverage(syn, examples)}
+    tally = _Tally()
+    for e in examples:
+        tally.add(e)
+    return examples, {"leakage": leaks, "generator": dict(sorted(syn.stats.items())), "coverage": tally.coverage(syn)}
+
+
+class _Tally:
+    """Counts and coverage, accumulated example by example (bounded by the graph's size)."""
+
+    def __init__(self) -> None:
+        self.splits: Counter = Counter()
+        self.tasks: dict[str, Counter] = defaultdict(Counter)
+        self.kinds: Counter = Counter()
+        self.asked: set[str] = set()
+        self.seen: set[str] = set()
+
+    def add(self, e: dict[str, Any]) -> None:
+        self.splits[e["split"]] += 1
+        self.tasks[e["split"]][e["task"]] += 1
+        self.kinds[e["negative_kind"] or "-"] += 1
+        self.asked.update(e["triples"])
+        self.seen.update(e["path"])
+        self.seen.update(e["answer_ids"])
+        self.seen.add(e["subject"])
+
+    def coverage(self, syn: Synthesizer) -> dict[str, Any]:
+        """Per relation: facts and the share asked about; and the share of concepts in at least one example."""
+        per_rel: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for f in syn.facts:
+            per_rel[f.r][0] += 1
+            per_rel[f.r][1] += f.key in self.asked
+        concepts = [n for n in syn.kg.concepts() if n in syn.ix.label]
+        covered = sum(1 for n in concepts if n in self.seen)
+        return {
+            "relations": {r: {"label": syn.ix.rel_label.get(r, r), "facts": n, "asked": k, "share": round(k / n, 4)}
+                          for r, (n, k) in sorted(per_rel.items())},
+            "concepts": len(concepts),
+            "concepts_in_examples": covered,
+            "concept_share": round(covered / len(concepts), 4) if concepts else 0.0,
+        }
 
 
 def _build_into(folder: Path, cfg: SynthConfig, kg_artifact: Artifact, say: Callable[[str], None]) -> dict[str, Any]:
+    """Stream: training examples are written as they come; evaluation examples (a minority) wait until
+    every training prompt is known, for the leak check. Memory stays flat in the number of examples."""
     started = time.perf_counter()
     say("loading the graph")
-    graph = load_graph(kg_artifact.path)
-    say("generating examples")
-    examples, report = generate_examples(cfg, graph)
-    t_generate = time.perf_counter() - started
-    by_split: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for e in examples:
-        by_split[e["split"]].append(e)
-    say(f"writing {len(examples):,} examples")
-    write_outputs(folder, by_split, cfg)
-    counts = Counter(e["split"] for e in examples)
+    syn = Synthesizer(load_graph(kg_artifact.path), cfg)
+    guard, tally = LeakGuard(), _Tally()
+    held: list[dict[str, Any]] = []
+    with _SplitWriters(folder) as out:
+        for i, e in enumerate(syn.examples(), 1):
+            if e["split"] == "train":
+                guard.see_train(e)
+                tally.add(e)
+                out.add(e)
+            else:
+                held.append(e)
+            if i % 50_000 == 0:
+                say(f"generated {i:,} examples")
+        for e in held:
+            if guard.admit(e):
+                tally.add(e)
+                out.add(e)
+        del held
+    say("saving the DatasetDict")
+    _save_dataset(folder, out.splits)
+    (folder / "dataset_info.json").write_text(json.dumps(_llama_factory_info(out.splits), indent=2) + "\n", "utf-8")
     return {
-        "counts": {"examples": len(examples), **{s: counts.get(s, 0) for s in SPLITS}},
-        "tasks": {s: dict(sorted(Counter(e["task"] for e in by_split[s]).items())) for s in SPLITS if by_split[s]},
-        "negative_kinds": dict(sorted(Counter(e["negative_kind"] or "-" for e in examples).items())),
-        **report,
-        "timings": {"generate": round(t_generate, 3), "total": round(time.perf_counter() - started, 3)},
+        "counts": {"examples": sum(tally.splits.values()), **{s: tally.splits.get(s, 0) for s in SPLITS}},
+        "tasks": {s: dict(sorted(tally.tasks[s].items())) for s in SPLITS if tally.tasks.get(s)},
+        "negative_kinds": dict(sorted(tally.kinds.items())),
+        "leakage": guard.report(),
+        "generator": dict(sorted(syn.stats.items())),
+        "coverage": tally.coverage(syn),
+        "timings": {"total": round(time.perf_counter() - started, 3)},
     }
 
 
-def _coverage(syn: Synthesizer, examples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per relation: facts and the share asked about; and the share of concepts in at least one example."""
-    asked: set[str] = set()
-    seen_nodes: set[str] = set()
-    for e in examples:
-        asked.update(e["triples"])
-        seen_nodes.update(e["path"])
-        seen_nodes.update(e["answer_ids"])
-        seen_nodes.add(e["subject"])
-    per_rel: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for f in syn.facts:
-        per_rel[f.r][0] += 1
-        per_rel[f.r][1] += f.key in asked
-    concepts = [n for n in syn.kg.concepts() if n in syn.ix.label]
-    covered = sum(1 for n in concepts if n in seen_nodes)
-    return {
-        "relations": {r: {"label": syn.ix.rel_label.get(r, r), "facts": n, "asked": k, "share": round(k / n, 4)}
-                      for r, (n, k) in sorted(per_rel.items())},
-        "concepts": len(concepts),
-        "concepts_in_examples": covered,
-        "concept_share": round(covered / len(concepts), 4) if concepts else 0.0,
-    }
+class _SplitWriters:
+    """parquet/<split>.parquet and jsonl/<split>.{messages,alpaca,sharegpt}.jsonl, written in batches."""
+
+    BATCH = 10_000
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        (folder / "parquet").mkdir()
+        (folder / "jsonl").mkdir()
+        self.parquet: dict[str, pq.ParquetWriter] = {}
+        self.buffers: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.splits: list[str] = []
+
+    def __enter__(self) -> _SplitWriters:
+        return self
+
+    def add(self, e: dict[str, Any]) -> None:
+        split = e["split"]
+        if split not in self.parquet:
+            self.parquet[split] = pq.ParquetWriter(self.folder / "parquet" / f"{split}.parquet", SCHEMA)
+            self.splits.append(split)
+        self.buffers[split].append(e)
+        if len(self.buffers[split]) >= self.BATCH:
+            self._flush(split)
+
+    def _flush(self, split: str) -> None:
+        rows = self.buffers.pop(split, [])
+        if rows:
+            self.parquet[split].write_table(pa.Table.from_pylist(rows, schema=SCHEMA))
+            _write_jsonl(self.folder / "jsonl", split, rows)
+
+    def __exit__(self, *exc: object) -> None:
+        for split in list(self.buffers):
+            self._flush(split)
+        for writer in self.parquet.values():
+            writer.close()
+        self.splits.sort(key=SPLITS.index)
 
 
-def write_outputs(folder: Path, by_split: dict[str, list[dict[str, Any]]], cfg: SynthConfig) -> None:
+def _save_dataset(folder: Path, splits: list[str]) -> None:
     from datasets import Dataset, DatasetDict
 
-    (folder / "parquet").mkdir()
-    (folder / "jsonl").mkdir()
-    tables = {}
-    for split in SPLITS:
-        rows = by_split.get(split)
-        if not rows:
-            continue
-        table = pa.Table.from_pylist(rows, schema=SCHEMA)
-        pq.write_table(table, folder / "parquet" / f"{split}.parquet")
-        tables[split] = table
-        _write_jsonl(folder / "jsonl", split, rows)
-    DatasetDict({s: Dataset(t) for s, t in tables.items()}).save_to_disk(str(folder / DATASET_DIR))
-    (folder / "dataset_info.json").write_text(json.dumps(_llama_factory_info(tables), indent=2) + "\n", "utf-8")
+    cache = folder / ".hf-cache"
+    try:
+        parts = {s: Dataset.from_parquet(str(folder / "parquet" / f"{s}.parquet"), cache_dir=str(cache))
+                 for s in splits}
+        DatasetDict(parts).save_to_disk(str(folder / DATASET_DIR))
+        del parts
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 def _write_jsonl(out: Path, split: str, rows: list[dict[str, Any]]) -> None:
-    with open(out / f"{split}.messages.jsonl", "w", encoding="utf-8") as m, \
-         open(out / f"{split}.alpaca.jsonl", "w", encoding="utf-8") as a, \
-         open(out / f"{split}.sharegpt.jsonl", "w", encoding="utf-8") as g:
+    with open(out / f"{split}.messages.jsonl", "a", encoding="utf-8") as m, \
+         open(out / f"{split}.alpaca.jsonl", "a", encoding="utf-8") as a, \
+         open(out / f"{split}.sharegpt.jsonl", "a", encoding="utf-8") as g:
         for r in rows:
             msgs = r["messages"]
             system = next((x["content"] for x in msgs if x["role"] == "system"), None)
@@ -156,7 +221,7 @@ def _write_jsonl(out: Path, split: str, rows: list[dict[str, Any]]) -> None:
             g.write(json.dumps(share, ensure_ascii=False) + "\n")
 
 
-def _llama_factory_info(tables: dict[str, pa.Table]) -> dict[str, Any]:
+def _llama_factory_info(tables: list[str]) -> dict[str, Any]:
     """Entries for LLaMA-Factory's data/dataset_info.json, one per split and layout."""
     info: dict[str, Any] = {}
     for split in tables:
