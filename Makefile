@@ -18,11 +18,12 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 # Until the whole pipeline exists: the knowledge graph of the bundled medical ontology and its statistics,
-# one concept, and the medical corpus (verbalised graph + linked raw text).
+# one concept, the medical corpus (verbalised graph + linked raw text) and the instruction data.
 demo: $(STAMP)
 	$(BIN)/kgtools kg build ontologies/medical.ttl --artifacts artifacts
 	$(BIN)/kgtools kg show "influenza" --kg artifacts
 	$(BIN)/kgtools corpus build --kg artifacts --texts corpora/medical --out artifacts --paraphrases 2
+	$(BIN)/kgtools synth build --kg artifacts --out artifacts
 
 test: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"

@@ -75,6 +75,9 @@ def main() -> None:
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--classes", type=int, default=200_000)
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--weights", type=float, nargs="*", default=[0.25, 1.0],
+                        help="task weights for the whole-stage runs (0.25 gives ~1M examples on the 200k graph)")
+    parser.add_argument("--no-fibo", action="store_true")
     args = parser.parse_args()
     if args.child:
         kind, path, n, weight = args.child
@@ -90,7 +93,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         graphs = {}
-        if (SHARED / "fibo").exists():
+        if (SHARED / "fibo").exists() and not args.no_fibo:
             graphs["fibo"] = build_kg(KgConfig(ontologies=[SHARED / "fibo"]), ArtifactStore(tmp / "a")).path
         onto = tmp / f"generated-{args.classes}.ttl"
         generate(onto, args.classes)
@@ -104,7 +107,7 @@ def main() -> None:
                       f"{r['peak_rss_mb']:>13,.0f}")
         print(f"\n{'graph':<16}{'weight':>8}{'examples':>11}{'seconds':>9}{'examples/s':>12}{'peak RSS MB':>13}   (whole stage)")
         for name, path in graphs.items():
-            for weight in (0.5, 1.0):
+            for weight in args.weights:
                 r = run("stage", path, 0, weight)
                 print(f"{name:<16}{weight:>8}{r['examples']:>11,}{r['seconds']:>9.1f}{r['examples'] / r['seconds']:>12,.0f}"
                       f"{r['peak_rss_mb']:>13,.0f}")
