@@ -111,6 +111,28 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+@dataclass
+class StageResult:
+    """What a stage function returns: its artifact, and whether it was built now or reused."""
+
+    artifact: Artifact
+    built: bool
+
+    @property
+    def path(self) -> Path:
+        return self.artifact.path
+
+
+@dataclass
+class DatasetResult(StageResult):
+    """A stage result whose artifact holds a Hugging Face dataset in ``dataset/``."""
+
+    def dataset(self):
+        from datasets import load_from_disk
+
+        return load_from_disk(str(self.artifact.path / "dataset"))
+
+
 BuildFn = Callable[[Path], Mapping[str, Any]]
 
 

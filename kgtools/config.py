@@ -96,6 +96,11 @@ class RelationTemplateConfig(StageConfig):
     inverse_questions: list[str] = Field(default_factory=list)
 
 
+def template_overrides(templates: dict[str, RelationTemplateConfig]) -> dict[str, dict[str, list[str]]]:
+    """Per-relation template overrides as plain dicts, for graph.templates.TemplateBook."""
+    return {rel: t.model_dump() for rel, t in templates.items()}
+
+
 SYNONYM_SCOPES = ("exact", "related", "narrow", "broad")
 
 
@@ -132,7 +137,7 @@ class CorpusConfig(StageConfig):
         return data
 
     def template_overrides(self) -> dict[str, dict[str, list[str]]]:
-        return {rel: t.model_dump() for rel, t in self.templates.items()}
+        return template_overrides(self.templates)
 
 
 TASKS = ("fact_qa", "inverse_qa", "definition", "multi_hop", "mcq", "yes_no", "list")
@@ -210,4 +215,4 @@ class SynthConfig(StageConfig):
         return value
 
     def template_overrides(self) -> dict[str, dict[str, list[str]]]:
-        return {rel: t.model_dump() for rel, t in self.templates.items()}
+        return template_overrides(self.templates)

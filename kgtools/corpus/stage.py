@@ -8,11 +8,10 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kgtools.artifacts import Artifact, ArtifactStore, absolute, artifact_key, files_digest
+from kgtools.artifacts import Artifact, ArtifactStore, DatasetResult, absolute, artifact_key, files_digest
 from kgtools.config import CorpusConfig
 from kgtools.corpus.texts import CorpusInputError, read_passages, text_files
 from kgtools.errors import KgtoolsError
@@ -35,19 +34,9 @@ def features():
                      "mentions": List(mention)})
 
 
-@dataclass
-class CorpusResult:
-    artifact: Artifact
-    built: bool
+class CorpusResult(DatasetResult):
+    """The corpus artifact; ``.dataset()`` loads it."""
 
-    @property
-    def path(self) -> Path:
-        return self.artifact.path
-
-    def dataset(self):
-        from datasets import load_from_disk
-
-        return load_from_disk(str(self.artifact.path / DATASET_DIR))
 
 
 def build_corpus(

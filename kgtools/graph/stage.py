@@ -8,11 +8,18 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kgtools.artifacts import Artifact, ArtifactStore, absolute, artifact_key, file_digest, files_digest
+from kgtools.artifacts import (
+    Artifact,
+    ArtifactStore,
+    StageResult,
+    absolute,
+    artifact_key,
+    file_digest,
+    files_digest,
+)
 from kgtools.config import KgConfig
 from kgtools.errors import OntologyError
 from kgtools.graph.build import BuildOptions, build_graph
@@ -27,14 +34,8 @@ log = logging.getLogger(__name__)
 STAGE = "kg"
 
 
-@dataclass
-class KgResult:
-    artifact: Artifact
-    built: bool  # False when an identical artifact was reused
-
-    @property
-    def path(self) -> Path:
-        return self.artifact.path
+class KgResult(StageResult):
+    """The kg artifact; ``.graph()`` loads it as a KnowledgeGraph."""
 
     def graph(self) -> KnowledgeGraph:
         return load_graph(self.artifact.path)

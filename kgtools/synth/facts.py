@@ -40,6 +40,18 @@ def unit_hash(*parts: object) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
+def _reachable(start: str, step: dict[str, list[str]]) -> frozenset[str]:
+    """Every node reached from ``start`` by following ``step`` (parents or children), start excluded."""
+    seen: set[str] = set()
+    stack = list(step.get(start, ()))
+    while stack:
+        n = stack.pop()
+        if n not in seen:
+            seen.add(n)
+            stack.extend(step.get(n, ()))
+    return frozenset(seen)
+
+
 def _rotated(pool: tuple[str, ...], u: float) -> list[str]:
     """The pool (in a fixed shuffled order) starting at a position drawn from ``u``: one hash per draw
     instead of one per candidate."""
@@ -104,24 +116,10 @@ class FactIndex:
 
     # -- hierarchy --------------------------------------------------------------------------------
     def _ancestors(self, n: str) -> frozenset[str]:
-        seen: set[str] = set()
-        stack = list(self.parents.get(n, ()))
-        while stack:
-            p = stack.pop()
-            if p not in seen:
-                seen.add(p)
-                stack.extend(self.parents.get(p, ()))
-        return frozenset(seen)
+        return _reachable(n, self.parents)
 
     def _descendants(self, n: str) -> frozenset[str]:
-        seen: set[str] = set()
-        stack = list(self.children.get(n, ()))
-        while stack:
-            c = stack.pop()
-            if c not in seen:
-                seen.add(c)
-                stack.extend(self.children.get(c, ()))
-        return frozenset(seen)
+        return _reachable(n, self.children)
 
     def _root(self, n: str) -> str:
         """The top-most labelled ancestor (the first in id order when there are several): the node's type."""

@@ -9,14 +9,13 @@ import shutil
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kgtools.artifacts import Artifact, ArtifactStore, artifact_key
+from kgtools.artifacts import Artifact, ArtifactStore, DatasetResult, artifact_key
 from kgtools.config import SynthConfig
 from kgtools.graph.io import load_graph
 from kgtools.synth.generate import SPLITS, LeakGuard, Synthesizer, leak_check
@@ -34,19 +33,9 @@ SCHEMA = pa.schema([
 ])
 
 
-@dataclass
-class SynthResult:
-    artifact: Artifact
-    built: bool
+class SynthResult(DatasetResult):
+    """The synth artifact; ``.dataset()`` loads it."""
 
-    @property
-    def path(self) -> Path:
-        return self.artifact.path
-
-    def dataset(self):
-        from datasets import load_from_disk
-
-        return load_from_disk(str(self.artifact.path / DATASET_DIR))
 
 
 def synthesize(cfg: SynthConfig, kg: Artifact, store: ArtifactStore, *, force: bool = False,
