@@ -114,9 +114,7 @@ def kg_build(
     )
     with console.status("building the knowledge graph…") as status:
         result = build_kg(cfg, ArtifactStore(artifacts), force=force, progress=status.update)
-    manifest = result.artifact.manifest
-    verb = "built" if result.built else "reused (unchanged inputs)"
-    console.print(f"[green]kg {verb}[/]: {result.path}")
+    manifest = _announce("kg", result)
     unresolved = manifest.get("unresolved_imports", {})
     if unresolved:
         console.print(f"[yellow]{len(unresolved)} owl:imports not resolved locally[/] (listed in manifest.json):")
@@ -125,6 +123,13 @@ def kg_build(
         if len(unresolved) > 10:
             console.print(f"  … and {len(unresolved) - 10} more")
     _print_stats(manifest)
+
+
+def _announce(stage: str, result: Any) -> dict[str, Any]:
+    """Say where the artifact is and whether it was built or reused; return its manifest."""
+    verb = "built" if result.built else "reused (unchanged inputs)"
+    console.print(f"[green]{stage} {verb}[/]: {result.path}")
+    return result.artifact.manifest
 
 
 def _open_kg(ref: Path):
@@ -264,9 +269,7 @@ def corpus_build(
     cfg = parse_config(CorpusConfig, data, prefix="corpus", source=str(templates) if templates else None)
     with console.status("building the corpus…") as status:
         result = build_corpus(cfg, _open_kg(kg), ArtifactStore(artifacts), force=force, progress=status.update)
-    m = result.artifact.manifest
-    verb = "built" if result.built else "reused (unchanged inputs)"
-    console.print(f"[green]corpus {verb}[/]: {result.path}")
+    m = _announce("corpus", result)
     c, cov = m["counts"], m["coverage"]
     table = Table(title="corpus", show_header=False, title_justify="left")
     table.add_column(style="bold")
@@ -308,9 +311,7 @@ def synth_build(
     cfg = parse_config(SynthConfig, data, prefix="synth", source=str(config) if config else None)
     with console.status("synthesising instructions…") as status:
         result = synthesize(cfg, _open_kg(kg), ArtifactStore(artifacts), force=force, progress=status.update)
-    m = result.artifact.manifest
-    verb = "built" if result.built else "reused (unchanged inputs)"
-    console.print(f"[green]synth {verb}[/]: {result.path}")
+    m = _announce("synth", result)
     table = Table(title="examples per split and task", title_justify="left")
     table.add_column("split")
     tasks = sorted({t for per in m["tasks"].values() for t in per})
