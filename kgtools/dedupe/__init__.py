@@ -1,0 +1,1 @@
+"""Embedding (cached), FAISS nearest neighbours, exact and semantic dedupe, decontamination."""
