@@ -327,5 +327,43 @@ def synth_build(
                   f"negative kinds: " + ", ".join(f"{k} {v:,}" for k, v in m["negative_kinds"].items()), highlight=False)
 
 
+@app.command("dedupe")
+@user_errors
+def dedupe_cmd(
+    source: Annotated[Path, typer.Option("--synth", "--source", help="synth or corpus artifact folder, or an artifact root (its latest synth)")] = Path("artifacts"),
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    field: Annotated[str, typer.Option(help="text to compare: prompt, answer, prompt+answer, text")] = "prompt",
+    threshold: Annotated[float, typer.Option(help="cosine similarity above which records are near-duplicates")] = 0.95,
+    model: Annotated[str | None, typer.Option(help="local sentence-transformers model folder (default all-MiniLM-L6-v2)")] = None,
+    no_decontaminate: Annotated[bool, typer.Option("--no-decontaminate", help="keep train as is")] = False,
+    force: Annotated[bool, typer.Option("--force", help="rebuild even if an identical artifact exists")] = False,
+) -> None:
+    """Remove exact and near-duplicate examples (same facts only) and decontaminate train against the tests."""
+    from kgtools.artifacts import Artifact, ArtifactStore
+    from kgtools.config import DedupeConfig, parse_config
+    from kgtools.dedupe.stage import dedupe
+
+    cfg = parse_config(DedupeConfig, {"field": field, "threshold": threshold, "model": model,
+                                      "decontaminate": not no_decontaminate}, prefix="dedupe")
+    if (source / "manifest.json").is_file():
+        src = Artifact.open(source)
+    else:
+        src = ArtifactStore(source).latest("synth")
+    with console.status("deduplicating…") as status:
+        result = dedupe(cfg, src, ArtifactStore(artifacts), force=force, progress=status.update)
+    m = _announce("dedupe", result)
+    c = m["counts"]
+    console.print(f"records {c['records']:,}: kept {c['kept']:,}, removed {c['removed']:,} "
+                  f"({', '.join(f'{k} {v:,}' for k, v in m['removed_by_reason'].items()) or 'none'}); "
+                  f"embedded now {c['embedded_now']:,}, from cache {c['embedded_from_cache']:,}", highlight=False)
+    for split, s in m["splits"].items():
+        console.print(f"  {split}: {s['records']:,} records, {s['removed_exact']:,} exact and {s['removed_semantic']:,} "
+                      f"near duplicates removed, {s['different_facts_above_threshold']:,} near pairs about different "
+                      f"facts kept ({s['index']})", highlight=False)
+    if m["decontamination"]:
+        console.print(f"  decontamination: {m['decontamination']}", highlight=False)
+    console.print(f"histogram of nearest-neighbour similarities: {result.path / 'nn_similarity.png'}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -216,3 +216,31 @@ class SynthConfig(StageConfig):
 
     def template_overrides(self) -> dict[str, dict[str, list[str]]]:
         return template_overrides(self.templates)
+
+
+class DedupeConfig(StageConfig):
+    """Synthetic instructions (or a corpus) → the same, without exact and near duplicates, and with the
+    training split decontaminated against the evaluation splits."""
+
+    field: str = Field("prompt", description="text to compare: prompt, answer, prompt+answer (synth) or text (corpus)")
+    model: str | None = Field(None, description="local sentence-transformers folder; default all-MiniLM-L6-v2")
+    threshold: float = Field(0.95, gt=0, le=1, description="cosine similarity above which records are near-duplicates")
+    neighbours: int = Field(10, ge=1, le=100)
+    exact_below: int = Field(50_000, ge=0, description="use the exact FAISS index below this many records")
+    batch_size: int = Field(64, ge=1)
+    decontaminate: bool = True
+    ngram: int = Field(8, ge=1, description="word n-gram length for the overlap test")
+    ngram_overlap: float = Field(0.8, gt=0, le=1, description="share of an evaluation prompt's n-grams found in a train prompt")
+    decontam_similarity: float = Field(0.9, gt=0, le=1)
+
+    @field_validator("field")
+    @classmethod
+    def _field(cls, value: str) -> str:
+        if value not in ("prompt", "answer", "prompt+answer", "text"):
+            raise ValueError("use prompt, answer, prompt+answer or text")
+        return value
+
+    def hashable(self) -> dict[str, Any]:
+        data = super().hashable()
+        data.pop("batch_size")
+        return data
