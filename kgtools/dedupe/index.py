@@ -54,12 +54,15 @@ def neighbours(vectors: np.ndarray, k: int = 10, *, exact_below: int = 50_000, m
         method = f"hnsw(M={m},efSearch={index.hnsw.efSearch})"
     index.add(x)
     sims, ids = index.search(x, min(k + 1, n))
-    # drop each row's own hit (it may not come first when duplicates tie at similarity 1)
-    out_ids = np.full((n, k), -1, dtype=np.int64)
-    out_sims = np.full((n, k), -1.0, dtype=np.float32)
-    for r in range(n):
-        keep = ids[r] != r
-        row_ids, row_sims = ids[r][keep][:k], sims[r][keep][:k]
-        out_ids[r, : len(row_ids)] = row_ids
-        out_sims[r, : len(row_sims)] = row_sims
+    # drop each row's own hit (it may not come first when duplicates tie at similarity 1): a stable sort
+    # on "is this me" moves it to the end of the row, then the first k columns are kept
+    order = np.argsort(ids == np.arange(n)[:, None], axis=1, kind="stable")
+    out_ids = np.take_along_axis(ids, order, axis=1)[:, :k].astype(np.int64)
+    out_sims = np.take_along_axis(sims, order, axis=1)[:, :k].astype(np.float32)
+    own = out_ids == np.arange(n)[:, None]  # only when a row had fewer than k+1 results
+    out_ids[own], out_sims[own] = -1, -1.0
+    if out_ids.shape[1] < k:
+        pad = k - out_ids.shape[1]
+        out_ids = np.pad(out_ids, ((0, 0), (0, pad)), constant_values=-1)
+        out_sims = np.pad(out_sims, ((0, 0), (0, pad)), constant_values=-1.0)
     return Neighbours(out_ids, out_sims, method)
