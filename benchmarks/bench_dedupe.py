@@ -84,13 +84,13 @@ def search(sizes: list[int], threshold: float) -> None:
         found = {(i, j) for i, j, _ in approx.pairs(threshold)}
         t_approx = time.perf_counter() - start
         recall = len(found & truth) / len(truth)
-        line = f"  {n:>9,} vectors: HNSW {t_approx:7.1f} s, recall of planted pairs {recall:.4f}"
+        line = f"  {n:>9,} vectors: {approx.method} {t_approx:7.1f} s, recall of planted pairs {recall:.4f}"
         if n <= 200_000:
             start = time.perf_counter()
             exact = {(i, j) for i, j, _ in neighbours(x, k=10, exact_below=n + 1).pairs(threshold)}
             t_exact = time.perf_counter() - start
             agree = len(found & exact) / max(1, len(exact))
-            line += f"; exact flat {t_exact:7.1f} s, HNSW finds {agree:.4f} of the exact pairs, speed-up {t_exact / t_approx:.1f}×"
+            line += f"; exact flat {t_exact:7.1f} s, approximate finds {agree:.4f} of the exact pairs, speed-up {t_exact / t_approx:.1f}×"
         else:
             line += " (exact flat search skipped: quadratic, hours at this size)"
         print(line, flush=True)
