@@ -61,7 +61,8 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
 
         try:
-            self.model = SentenceTransformer(str(path), device=device or "cpu", local_files_only=True)
+            # device None: sentence-transformers picks CUDA when there is one, else the CPU
+            self.model = SentenceTransformer(str(path), device=device, local_files_only=True)
         except Exception as exc:  # noqa: BLE001 - many failure types; the message names the folder
             raise EmbedderError(f"{path}: cannot load a sentence-transformers model ({exc})") from None
         self.path = path

@@ -95,7 +95,12 @@ def _build_into(folder: Path, cfg: DedupeConfig, source: Artifact, cache_dir: Pa
         triples = [frozenset(t) for t in columns["triples"]] if "triples" in columns else [None] * len(texts)
         ids = columns.get("id") or [f"{split}:{i}" for i in range(len(texts))]
         say(f"embedding {len(texts):,} {split} records")
-        vectors, n_new = cache.embed(embedder, texts)
+        total = len(texts)
+
+        def embedding_progress(done: int, split: str = split, total: int = total) -> None:
+            say(f"embedding {split}: {done:,} new texts embedded ({total:,} records)")
+
+        vectors, n_new = cache.embed(embedder, texts, progress=embedding_progress)
         embedded, computed = embedded + len(texts), computed + n_new
         near = neighbours(vectors, k=cfg.neighbours, exact_below=cfg.exact_below)
         nearest_all.append(near.nearest())
