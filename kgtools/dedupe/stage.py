@@ -92,7 +92,7 @@ def _build_into(folder: Path, cfg: DedupeConfig, source: Artifact, cache_dir: Pa
     for split, ds in parts.items():
         columns = ds.to_dict()
         texts = texts_of(columns, field, f"{source.path} [{split}]")
-        triples = [frozenset(t) for t in columns["triples"]] if "triples" in columns else [None] * len(texts)
+        triples = facts_of(columns, len(texts))
         ids = columns.get("id") or [f"{split}:{i}" for i in range(len(texts))]
         say(f"embedding {len(texts):,} {split} records")
         total = len(texts)
@@ -139,6 +139,16 @@ def _build_into(folder: Path, cfg: DedupeConfig, source: Artifact, cache_dir: Pa
     }
 
 
+def facts_of(columns: dict[str, list], n: int) -> list[frozenset[str] | None]:
+    """What each record is about: its triples; for a record about one concept only (a definition), that
+    concept; None for records without provenance (corpus passages)."""
+    if "triples" not in columns:
+        return [None] * n
+    subjects = columns.get("subject") or [None] * n
+    return [frozenset(t) if t else (frozenset({f"concept:{s}"}) if s else frozenset())
+            for t, s in zip(columns["triples"], subjects, strict=True)]
+
+
 def _ngrams(text: str, n: int) -> set[tuple[str, ...]]:
     words = _WORD.findall(text.casefold())
     if len(words) < n:
@@ -155,16 +165,16 @@ def _decontaminate(parts: dict[str, Any], vectors_of: dict[str, np.ndarray], fie
 
     train = parts["train"].to_dict()
     train_texts = texts_of(train, field, "train")
-    train_triples = [frozenset(t) for t in train.get("triples", [[]] * len(train_texts))]
+    train_triples = [f or frozenset() for f in facts_of(train, len(train_texts))]
     evals: list[tuple[str, str, frozenset[str], str]] = []  # (split, text, triples, id)
     eval_vectors = []
     for split in EVAL_SPLITS:
         if split not in parts:
             continue
         rows = parts[split].to_dict()
-        for text, triples, ident in zip(texts_of(rows, field, split), rows.get("triples", [[]] * len(rows["id"])),
-                                        rows["id"], strict=True):
-            evals.append((split, text, frozenset(triples), ident))
+        split_texts = texts_of(rows, field, split)
+        for text, facts, ident in zip(split_texts, facts_of(rows, len(split_texts)), rows["id"], strict=True):
+            evals.append((split, text, facts or frozenset(), ident))
         eval_vectors.append(vectors_of[split])
     by_norm: dict[str, list[int]] = {}
     by_gram: dict[tuple[str, ...], list[int]] = {}
@@ -194,7 +204,7 @@ def _decontaminate(parts: dict[str, Any], vectors_of: dict[str, np.ndarray], fie
                 candidates[int(j)] = ("decontam_embedding", float(s))
         for j, (reason, score) in sorted(candidates.items()):
             split, _, eval_triples, ident = evals[j]
-            same_fact = bool(train_triples[i] & eval_triples) or not eval_triples
+            same_fact = bool(train_triples[i] & eval_triples)
             if reason != "decontam_exact" and not same_fact:
                 reasons["near_but_different_facts"] += 1
                 continue
