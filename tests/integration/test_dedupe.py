@@ -116,3 +116,19 @@ def test_bad_inputs(tmp_path):
                              str(tmp_path / "out"), "--model", str(tmp_path / "no-model")],
                             capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 2 and "no such model folder" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_corpora_are_deduped_the_same_way(tmp_path):
+    from kgtools.config import CorpusConfig
+    from kgtools.corpus.stage import build_corpus
+
+    from ..conftest import ROOT
+
+    store = ArtifactStore(tmp_path)
+    kg = build_kg(KgConfig(ontologies=[BUNDLED / "medical.ttl"]), store)
+    corpus = build_corpus(CorpusConfig(texts=[ROOT / "corpora" / "medical"], paraphrases=2), kg.artifact, store)
+    result = dedupe(DedupeConfig(threshold=0.97), corpus.artifact, store, cache_dir=tmp_path / "cache")
+    before, after = len(corpus.dataset()), len(result.dataset())
+    removed = pq.read_table(result.path / "removed.parquet").to_pylist()
+    assert after + len(removed) == before and after > 0.5 * before
+    assert result.artifact.manifest["splits"]["all"]["records"] == before
