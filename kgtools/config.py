@@ -49,6 +49,14 @@ class KgConfig(StageConfig):
         return data
 
 
+def _only(values: list[str], allowed: tuple[str, ...], what: str) -> list[str]:
+    """Validator body: every value must be one of ``allowed``; the message lists them."""
+    bad = sorted(set(values) - set(allowed))
+    if bad:
+        raise ValueError(f"unknown {what} {bad[0]!r}; allowed: {', '.join(allowed)}")
+    return values
+
+
 def format_validation_error(exc: ValidationError, prefix: str = "", source: str | None = None) -> str:
     """One line per problem: ``file: key.path: message``."""
     lines = []
@@ -124,10 +132,7 @@ class CorpusConfig(StageConfig):
     @field_validator("synonym_scopes")
     @classmethod
     def _scopes(cls, value: list[str]) -> list[str]:
-        bad = sorted(set(value) - set(SYNONYM_SCOPES))
-        if bad:
-            raise ValueError(f"unknown scope {bad[0]!r}; allowed: {', '.join(SYNONYM_SCOPES)}")
-        return value
+        return _only(value, SYNONYM_SCOPES, "scope")
 
     def hashable(self) -> dict[str, Any]:
         data = super().hashable()
@@ -177,10 +182,7 @@ class NegativesConfig(StageConfig):
     @field_validator("yes_no", "mcq", "rejected")
     @classmethod
     def _kinds(cls, value: list[str]) -> list[str]:
-        bad = sorted(set(value) - set(NEGATIVE_KINDS))
-        if bad:
-            raise ValueError(f"unknown negative kind {bad[0]!r}; allowed: {', '.join(NEGATIVE_KINDS)}")
-        return value
+        return _only(value, NEGATIVE_KINDS, "negative kind")
 
 
 class SplitsConfig(StageConfig):

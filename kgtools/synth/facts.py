@@ -17,9 +17,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
+from kgtools.config import NEGATIVE_KINDS  # noqa: F401 - re-exported: the kinds are defined with their config
 from kgtools.graph.model import IS_A, NOT_FACTS, KnowledgeGraph, stated
-
-NEGATIVE_KINDS = ("disjoint", "hierarchy", "functional", "unasserted")
 
 
 @dataclass(frozen=True, order=True)
