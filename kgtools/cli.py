@@ -78,6 +78,8 @@ def main(
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' "Loading weights" bar
+    os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 ArtifactsOpt = Annotated[Path, typer.Option("--artifacts", "--out", "-a", help="artifact store root")]
