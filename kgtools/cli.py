@@ -367,5 +367,82 @@ def dedupe_cmd(
     console.print(f"histogram of nearest-neighbour similarities: {result.path / 'nn_similarity.png'}")
 
 
+def _open_data(ref: Path):
+    """A synth/dedupe artifact folder, or the latest dedupe (else synth) artifact under an artifact root."""
+    from kgtools.artifacts import Artifact, ArtifactStore
+    from kgtools.errors import ArtifactError
+
+    if (ref / "manifest.json").is_file():
+        return Artifact.open(ref)
+    store = ArtifactStore(ref)
+    try:
+        return store.latest("dedupe")
+    except ArtifactError:
+        return store.latest("synth")
+
+
+@app.command("train")
+@user_errors
+def train_cmd(
+    data: Annotated[Path, typer.Option("--data", help="synth or dedupe artifact folder, or an artifact root (its latest dedupe, else synth)")] = Path("artifacts"),
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML file with the train settings (the `train:` section of a pipeline, or the bare section)")] = None,
+    model: Annotated[str | None, typer.Option(help="preset (tiny-deepseek-moe, small-deepseek-moe) or local checkpoint folder")] = None,
+    stages: Annotated[str | None, typer.Option(help="comma-separated stages to run, e.g. kg_sft,distill")] = None,
+    start: Annotated[Path | None, typer.Option("--from", help="train artifact whose adapter the first stage builds on")] = None,
+    corpus: Annotated[Path | None, typer.Option(help="corpus artifact whose text also trains a preset's tokenizer")] = None,
+    force: Annotated[bool, typer.Option("--force", help="retrain even if an identical artifact exists")] = False,
+) -> None:
+    """Fine-tune an MoE model in three stages: kg_sft → distill (context distillation) → reinforce (DPO)."""
+    from kgtools.artifacts import Artifact, ArtifactStore
+    from kgtools.config import TrainConfig, parse_config, read_yaml
+    from kgtools.train.stage import train
+
+    values: dict[str, Any] = {}
+    if config is not None:
+        loaded = read_yaml(config) or {}
+        values = loaded.get("train", loaded) if isinstance(loaded, dict) else loaded
+    if model is not None:
+        values = {**values, "model": model}
+    if stages is not None:
+        values = {**values, "stages": [s.strip() for s in stages.split(",") if s.strip()]}
+    cfg = parse_config(TrainConfig, values, prefix="train", source=str(config) if config else None)
+    parent = Artifact.open(start) if start is not None else None
+    corpus_artifact = Artifact.open(corpus, "corpus") if corpus is not None else None
+    with console.status("training…") as status:
+        results = train(cfg, _open_data(data), ArtifactStore(artifacts), parent=parent, corpus=corpus_artifact,
+                        force=force, progress=status.update)
+    table = Table(title="fine-tuning stages", title_justify="left")
+    for col in ("stage", "artifact", "steps", "objective", "before", "after"):
+        table.add_column(col)
+    for r in results:
+        m = r.artifact.manifest
+        before, after = m["metrics"]["before"], m["metrics"]["after"]
+        if isinstance(before, dict):
+            before, after = before["accuracy"], after["accuracy"]
+        table.add_row(r.name, ("built " if r.built else "reused ") + str(r.path), str(m["counts"]["steps"]),
+                      m["metrics"]["objective"], _fmt(before), _fmt(after))
+    console.print(table)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@app.command("export")
+@user_errors
+def export_cmd(
+    stage: Annotated[Path, typer.Argument(help="train artifact folder (e.g. artifacts/train/reinforce/<key>)")],
+    out: Annotated[Path, typer.Argument(help="new folder for the merged checkpoint")],
+) -> None:
+    """Merge a stage's adapter chain into a standalone Hugging Face checkpoint."""
+    from kgtools.artifacts import Artifact
+    from kgtools.train.stage import export
+
+    with console.status("merging adapters…"):
+        path = export(Artifact.open(stage), out)
+    console.print(f"[green]exported[/]: {path}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

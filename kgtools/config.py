@@ -62,7 +62,7 @@ def format_validation_error(exc: ValidationError, prefix: str = "", source: str 
     lines = []
     for err in exc.errors():
         path = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         elif err["type"] == "missing":
@@ -245,4 +245,122 @@ class DedupeConfig(StageConfig):
     def hashable(self) -> dict[str, Any]:
         data = super().hashable()
         data.pop("batch_size")
+        return data
+
+
+TRAIN_STAGES = ("kg_sft", "distill", "reinforce")
+LORA_GROUPS = ("attention", "shared_experts", "routed_experts", "dense_mlp", "router")
+SFT_TASKS = ("fact_qa", "inverse_qa", "definition", "multi_hop", "mcq", "yes_no", "list")
+
+
+class LoraSettings(StageConfig):
+    r: int = Field(8, ge=1, description="LoRA rank (PEFT multiplies it by the number of experts on fused experts)")
+    alpha: float = Field(16, gt=0)
+    dropout: float = Field(0.0, ge=0, lt=1, description="must be 0 when routed experts are targeted")
+    targets: list[str] = Field(default_factory=lambda: ["attention", "shared_experts", "routed_experts"], min_length=1)
+    train_embeddings: bool | None = Field(None, description="also train the token embeddings and LM head in full; "
+                                          "default: on for the randomly initialised presets, off for checkpoints")
+
+    @field_validator("targets")
+    @classmethod
+    def _groups(cls, value: list[str]) -> list[str]:
+        return _only(value, LORA_GROUPS, "target group")
+
+
+class EsftSettings(StageConfig):
+    """Expert-specialised fine-tuning (DeepSeek's ESFT): train only the experts the domain data uses most."""
+
+    enabled: bool = False
+    score: str = Field("token_share", description="token_share or gate_score")
+    top_p: float | None = Field(None, description="cumulative score to reach per layer; default 0.2 (token_share) or 0.1 (gate_score)")
+    sample: int = Field(256, ge=1, description="domain examples scored")
+
+    @field_validator("score")
+    @classmethod
+    def _score(cls, value: str) -> str:
+        return _only([value], ("token_share", "gate_score"), "ESFT score")[0]
+
+    @field_validator("top_p")
+    @classmethod
+    def _top_p(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value <= 1:
+            raise ValueError(f"must be in (0, 1], got {value}")
+        return value
+
+    def threshold(self) -> float:
+        return self.top_p if self.top_p is not None else (0.2 if self.score == "token_share" else 0.1)
+
+
+class OptimSettings(StageConfig):
+    epochs: float = Field(3, gt=0)
+    max_steps: int = Field(-1, description="stop after this many steps (overrides epochs when > 0)")
+    lr: float = Field(1e-3, gt=0)
+    batch_size: int = Field(8, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    max_length: int = Field(256, ge=16, description="tokens per (packed) row")
+    max_examples: int | None = Field(None, ge=1, description="use at most this many training examples")
+    tasks: list[str] = Field(default_factory=lambda: list(SFT_TASKS), min_length=1)
+    save_steps: int = Field(50, ge=1, description="checkpoint every N steps (a killed run resumes from the last)")
+
+    @field_validator("tasks")
+    @classmethod
+    def _tasks(cls, value: list[str]) -> list[str]:
+        return _only(value, SFT_TASKS, "task")
+
+
+class SftSettings(OptimSettings):
+    packing: bool = Field(True, description="pack several examples per row (no attention across them)")
+    context_share: float = Field(0.3, ge=0, le=1, description="share of prompts that carry the example's graph facts")
+
+
+class DistillSettings(OptimSettings):
+    temperature: float = Field(2.0, gt=0)
+    label_weight: float = Field(0.0, ge=0, le=1, description="weight of the label loss mixed with the KL")
+    tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "definition", "multi_hop", "list", "mcq", "yes_no"], min_length=1)
+
+
+class ReinforceSettings(OptimSettings):
+    beta: float = Field(0.1, gt=0)
+    loss_type: list[str] = Field(default_factory=lambda: ["sigmoid", "sft"], min_length=1)
+    lr: float = Field(5e-4, gt=0)
+    epochs: float = Field(1, gt=0)
+    tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "definition", "yes_no", "mcq"], min_length=1)
+
+
+class TrainConfig(StageConfig):
+    """Instruction data → an MoE model that knows the graph: kg_sft → distill → reinforce, LoRA through PEFT."""
+
+    model: str = Field("tiny-deepseek-moe", description="a preset (tiny-deepseek-moe, small-deepseek-moe) or a local checkpoint folder")
+    trust_remote_code: bool = False
+    seed: int = 0
+    vocab_size: int = Field(4096, ge=300, description="tokenizer trained for presets")
+    dtype: str = Field("auto", description="auto (bf16 on GPU, fp32 on CPU), float32 or bfloat16")
+    stages: list[str] = Field(default_factory=lambda: list(TRAIN_STAGES), min_length=1)
+    lora: LoraSettings = LoraSettings()
+    esft: EsftSettings = EsftSettings()
+    balance_loss: float = Field(0.01, ge=0, description="load-balancing loss weight, used only when the router is trained")
+    routing_sample: int = Field(128, ge=1, description="domain examples on which routing is recorded")
+    kg_sft: SftSettings = SftSettings()
+    distill: DistillSettings = DistillSettings()
+    reinforce: ReinforceSettings = ReinforceSettings()
+
+    @field_validator("stages")
+    @classmethod
+    def _stages(cls, value: list[str]) -> list[str]:
+        _only(value, TRAIN_STAGES, "stage")
+        order = [TRAIN_STAGES.index(s) for s in value]
+        if order != sorted(set(order)):
+            raise ValueError(f"stages run in the order {', '.join(TRAIN_STAGES)}, each once; got {value}")
+        return value
+
+    @field_validator("dtype")
+    @classmethod
+    def _dtype(cls, value: str) -> str:
+        return _only([value], ("auto", "float32", "bfloat16"), "dtype")[0]
+
+    def hashable(self) -> dict[str, Any]:
+        data = super().hashable()
+        data.pop("stages")
         return data

@@ -1,0 +1,141 @@
+"""Examples → token rows for the three stages: chat-template encoding with the answer tokens marked,
+optional graph context in the prompt, packing of several examples per row (positions restart per example,
+so attention never crosses them), and the collator the stages share."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+IGNORE = -100
+CONTEXT_INTRO = "Facts from the knowledge graph:\n"
+
+
+def prompt_messages(example: dict[str, Any], *, with_context: bool) -> list[dict[str, str]]:
+    """The chat turns before the answer; with the example's graph facts as a system turn when asked."""
+    turns = [dict(m) for m in example["messages"][:-1]]
+    if with_context and example.get("context"):
+        facts = {"role": "system", "content": CONTEXT_INTRO + example["context"]}
+        if turns and turns[0]["role"] == "system":
+            facts["content"] = turns[0]["content"] + "\n\n" + facts["content"]
+            turns = turns[1:]
+        turns = [facts, *turns]
+    return turns
+
+
+def _ids(encoded) -> list[int]:
+    return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
+
+
+def encode(tokenizer, prompt: list[dict[str, str]], answer: str) -> tuple[list[int], list[int]]:
+    """(prompt ids, answer ids) under the tokenizer's chat template. The answer ids are what the template
+    puts after the generation prompt (end-of-turn tokens included), so the loss covers them exactly."""
+    prompt_ids = _ids(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=True))
+    full = _ids(tokenizer.apply_chat_template([*prompt, {"role": "assistant", "content": answer}],
+                                              tokenize=True, return_dict=True))
+    if full[: len(prompt_ids)] == prompt_ids and len(full) > len(prompt_ids):
+        answer_ids = full[len(prompt_ids):]
+        # templates end a conversation with a newline after the end-of-turn token: not part of the answer
+        while len(answer_ids) > 1 and answer_ids[-1] != tokenizer.eos_token_id and tokenizer.decode(answer_ids[-1:]).strip() == "":
+            answer_ids = answer_ids[:-1]
+    else:  # a template that rewrites earlier turns once an answer follows
+        answer_ids = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    return prompt_ids, answer_ids
+
+
+@dataclass
+class Segment:
+    """One example as tokens: ``ids`` and ``labels`` (prompt tokens masked)."""
+
+    ids: list[int]
+    labels: list[int]
+
+    @classmethod
+    def of(cls, prompt_ids: list[int], answer_ids: list[int], max_length: int) -> Segment:
+        ids = prompt_ids + answer_ids
+        labels = [IGNORE] * len(prompt_ids) + answer_ids
+        if len(ids) > max_length:  # keep the answer: cut the prompt from the left
+            cut = len(ids) - max_length
+            ids, labels = ids[cut:], labels[cut:]
+        return cls(ids, labels)
+
+
+def pack(lengths: Sequence[int], max_length: int, *, seed: int = 0, shuffle: bool = True) -> list[list[int]]:
+    """Indices grouped into rows of at most ``max_length`` tokens: first-fit over the lengths in decreasing
+    order (few rows, little padding), rows then shuffled so a batch is not all long or all short."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    rows: list[list[int]] = []
+    room: list[int] = []
+    for i in order:
+        n = min(lengths[i], max_length)
+        for r, free in enumerate(room):
+            if free >= n:
+                rows[r].append(i)
+                room[r] -= n
+                break
+        else:
+            rows.append([i])
+            room.append(max_length - n)
+    if shuffle:
+        random.Random(seed).shuffle(rows)
+    return rows
+
+
+def join(segments: Sequence[Segment]) -> dict[str, list[int]]:
+    """Several segments as one row; positions restart at each example (transformers reads that as packing
+    and keeps attention inside each example)."""
+    ids: list[int] = []
+    labels: list[int] = []
+    positions: list[int] = []
+    for seg in segments:
+        ids += seg.ids
+        labels += seg.labels
+        positions += list(range(len(seg.ids)))
+    return {"input_ids": ids, "labels": labels, "position_ids": positions}
+
+
+def pad_rows(rows: Sequence[dict[str, list[int]]], pad_id: int, prefix: str = "") -> dict[str, Any]:
+    """Right-pad rows to the longest; the padding is a segment of its own (positions from 0, labels
+    ignored), so no attention mask is needed and padding never mixes with the examples."""
+    import torch
+
+    width = max(len(r["input_ids"]) for r in rows)
+    ids, labels, positions = [], [], []
+    for r in rows:
+        extra = width - len(r["input_ids"])
+        ids.append(r["input_ids"] + [pad_id] * extra)
+        labels.append(r["labels"] + [IGNORE] * extra)
+        positions.append(r["position_ids"] + list(range(extra)))
+    return {
+        f"{prefix}input_ids": torch.tensor(ids),
+        f"{prefix}labels": torch.tensor(labels),
+        f"{prefix}position_ids": torch.tensor(positions),
+    }
+
+
+class RowCollator:
+    """Batches rows of ``input_ids``/``labels``/``position_ids`` (and, for distillation, the teacher's
+    ``teacher_*`` twins)."""
+
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        batch = pad_rows(rows, self.pad_id)
+        if "teacher_input_ids" in rows[0]:
+            teacher = [{k.removeprefix("teacher_"): v for k, v in r.items() if k.startswith("teacher_")} for r in rows]
+            batch.update(pad_rows(teacher, self.pad_id, prefix="teacher_"))
+        return batch
+
+
+def token_counts(rows: Sequence[dict[str, list[int]]], batch_size: int) -> tuple[int, int]:
+    """(real tokens, padded tokens) when ``rows`` are batched in order by ``batch_size``."""
+    real = padded = 0
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start:start + batch_size]
+        width = max(len(r["input_ids"]) for r in chunk)
+        real += sum(len(r["input_ids"]) for r in chunk)
+        padded += width * len(chunk)
+    return real, padded

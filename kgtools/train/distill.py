@@ -1,0 +1,108 @@
+"""Stage 2, ``distill``: context distillation.
+
+The teacher is the stage-1 model *with* the example's graph facts in its prompt; the student is the same
+model *without* them, trained to match the teacher's distribution over the answer tokens. Each stage trains
+a fresh adapter on top of the previous stages merged into the base, so the teacher is this very model with
+its adapter switched off (``disable_adapter``): no second copy of the model in memory.
+
+Settings (``train.distill.*``):
+- ``temperature``: both distributions are softened by it; the KL is scaled by T² (Hinton et al.);
+- ``label_weight``: mixes the answer's cross-entropy into the loss, ``(1 - w)·KL + w·CE``;
+- ``tasks``: examples without graph context are skipped (nothing to distil);
+- rows pack student and teacher twins example by example (by the teacher's length), so the answer tokens
+  of both line up in order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kgtools.config import DistillSettings
+from kgtools.train.data import IGNORE, RowCollator, Segment, encode, join, pack, prompt_messages
+from kgtools.train.loop import arguments_kwargs, stage_trainer, to_device
+
+
+def build_rows(examples: list[dict[str, Any]], tokenizer, opt: DistillSettings, *, seed: int) -> tuple[list[dict], dict[str, Any]]:
+    """Rows holding the student's tokens and, under ``teacher_*``, the same examples with their context."""
+    students, teachers = [], []
+    skipped = {"no_context": 0, "too_long": 0}
+    for ex in examples:
+        if not ex.get("context"):
+            skipped["no_context"] += 1
+            continue
+        answer = ex["messages"][-1]["content"]
+        sp, answer_ids = encode(tokenizer, prompt_messages(ex, with_context=False), answer)
+        tp, _ = encode(tokenizer, prompt_messages(ex, with_context=True), answer)
+        if len(tp) + len(answer_ids) > opt.max_length:
+            skipped["too_long"] += 1
+            continue
+        students.append(Segment.of(sp, answer_ids, opt.max_length))
+        teachers.append(Segment.of(tp, answer_ids, opt.max_length))
+    groups = pack([len(t.ids) for t in teachers], opt.max_length, seed=seed)
+    rows = []
+    for g in groups:
+        row = join([students[i] for i in g])
+        row.update({f"teacher_{k}": v for k, v in join([teachers[i] for i in g]).items()})
+        rows.append(row)
+    return rows, {"examples": len(students), "rows": len(rows), "skipped": skipped,
+                  "tokens": sum(len(t.ids) + len(s.ids) for s, t in zip(students, teachers, strict=True))}
+
+
+def kl_terms(model, inputs: dict[str, Any], temperature: float):
+    """(summed KL(teacher ‖ student) over answer tokens ·T², summed label NLL, number of answer tokens)."""
+    import torch
+    import torch.nn.functional as F
+
+    student = model(input_ids=inputs["input_ids"], position_ids=inputs["position_ids"]).logits[:, :-1]
+    with torch.no_grad(), model.disable_adapter():
+        teacher = model(input_ids=inputs["teacher_input_ids"], position_ids=inputs["teacher_position_ids"]).logits[:, :-1]
+    s_labels = inputs["labels"][:, 1:]
+    t_mask = inputs["teacher_labels"][:, 1:] != IGNORE
+    s_mask = s_labels != IGNORE
+    s = student[s_mask].float()
+    t = teacher[t_mask].float()
+    if s.shape != t.shape:
+        raise RuntimeError(f"distill: {s.shape[0]} student answer tokens but {t.shape[0]} teacher answer tokens")
+    log_s = F.log_softmax(s / temperature, -1)
+    log_t = F.log_softmax(t / temperature, -1)
+    kl = (log_t.exp() * (log_t - log_s)).sum() * temperature**2
+    nll = F.cross_entropy(s, s_labels[s_mask], reduction="sum")
+    return kl, nll, int(s_mask.sum())
+
+
+def objective_for(opt: DistillSettings):
+    def objective(model, inputs: dict[str, Any]) -> tuple[Any, dict[str, float]]:
+        kl, nll, n = kl_terms(model, inputs, opt.temperature)
+        kl, nll = kl / max(n, 1), nll / max(n, 1)
+        loss = (1 - opt.label_weight) * kl + opt.label_weight * nll
+        return loss, {"kl": float(kl), "label_loss": float(nll)}
+
+    return objective
+
+
+def mean_kl(model, rows: list[dict], pad_id: int, temperature: float = 1.0, batch_size: int = 16) -> float:
+    """The student's mean KL to the teacher per answer token on ``rows`` (before/after this stage)."""
+    import torch
+
+    collate = RowCollator(pad_id)
+    device = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(rows), batch_size):
+            kl, _nll, n = kl_terms(model, to_device(collate(rows[start:start + batch_size]), device), temperature)
+            total, count = total + float(kl) / temperature**2, count + n
+    model.train(was)
+    return total / max(count, 1)
+
+
+def make_trainer(model, rows: list[dict], tokenizer, opt: DistillSettings, work: Path, *, seed: int, dtype: str,
+                 balance=None, callbacks=()):
+    from datasets import Dataset
+    from transformers import TrainingArguments
+
+    args = TrainingArguments(**arguments_kwargs(opt, work, seed=seed, dtype=dtype, n_rows=len(rows)))
+    trainer_cls = stage_trainer(objective_for(opt), balance)
+    return trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(rows),
+                       data_collator=RowCollator(tokenizer.pad_token_id), callbacks=list(callbacks))

@@ -1,0 +1,80 @@
+"""Stage 1, ``kg_sft``: supervised fine-tuning on the synthetic instructions.
+
+Features and the settings (``train.kg_sft.*``) that control them:
+- loss on the answer tokens only (the chat template's assistant turn, end-of-turn token included);
+- ``context_share`` of the prompts carry the example's graph facts as a system turn, so the model learns
+  the facts and to use graph context (stage 2 then moves that context into the weights);
+- ``packing``: several examples per row of ``max_length`` tokens, first-fit; positions restart per example
+  so attention never crosses examples. Off: one example per row, padded to the batch's longest;
+- ``tasks``, ``max_examples``, ``epochs``/``max_steps``, ``lr``, ``batch_size``, ``grad_accum``, ``save_steps``.
+
+Written on the transformers ``Trainer`` with our collator rather than TRL's ``SFTTrainer``: stage 2 needs
+the same rows paired with their context-carrying twins, and one collator for both keeps the encodings
+identical (TRL's padding-free packing would be the same idea)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from kgtools.config import SftSettings
+from kgtools.train.data import RowCollator, Segment, encode, join, pack, prompt_messages
+from kgtools.train.loop import answer_nll, arguments_kwargs, stage_trainer, to_device
+
+
+def build_rows(examples: list[dict[str, Any]], tokenizer, opt: SftSettings, *, seed: int,
+               context_share: float | None = None, packing: bool | None = None) -> tuple[list[dict], dict[str, Any]]:
+    """Token rows for training (or evaluation) and counts: examples, with context, rows, tokens."""
+    share = opt.context_share if context_share is None else context_share
+    rng = random.Random(seed)
+    segments = []
+    with_context = 0
+    for ex in examples:
+        use_ctx = bool(ex.get("context")) and rng.random() < share
+        with_context += use_ctx
+        p, a = encode(tokenizer, prompt_messages(ex, with_context=use_ctx), ex["messages"][-1]["content"])
+        segments.append(Segment.of(p, a, opt.max_length))
+    do_pack = opt.packing if packing is None else packing
+    if do_pack:
+        groups = pack([len(s.ids) for s in segments], opt.max_length, seed=seed)
+    else:
+        groups = [[i] for i in range(len(segments))]
+        random.Random(seed).shuffle(groups)
+    rows = [join([segments[i] for i in g]) for g in groups]
+    tokens = sum(len(s.ids) for s in segments)
+    return rows, {"examples": len(segments), "with_context": with_context, "rows": len(rows), "tokens": tokens,
+                  "answer_tokens": sum(sum(1 for x in s.labels if x != -100) for s in segments)}
+
+
+def objective(model, inputs: dict[str, Any]) -> tuple[Any, dict[str, float]]:
+    nll, n = answer_nll(model, inputs)
+    return nll / max(n, 1), {}
+
+
+def mean_answer_loss(model, rows: list[dict], pad_id: int, batch_size: int = 16) -> float:
+    """Token-weighted answer cross-entropy of ``model`` on ``rows`` (the stage's objective, for before/after)."""
+    import torch
+
+    collate = RowCollator(pad_id)
+    device = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(rows), batch_size):
+            nll, n = answer_nll(model, to_device(collate(rows[start:start + batch_size]), device))
+            total, count = total + float(nll), count + n
+    model.train(was)
+    return total / max(count, 1)
+
+
+def make_trainer(model, rows: list[dict], tokenizer, opt: SftSettings, work: Path, *, seed: int, dtype: str,
+                 balance=None, callbacks=()):
+    from datasets import Dataset
+    from transformers import TrainingArguments
+
+    args = TrainingArguments(**arguments_kwargs(opt, work, seed=seed, dtype=dtype, n_rows=len(rows)))
+    trainer_cls = stage_trainer(objective, balance)
+    return trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(rows),
+                       data_collator=RowCollator(tokenizer.pad_token_id), callbacks=list(callbacks))

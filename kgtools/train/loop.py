@@ -1,0 +1,107 @@
+"""What the three stages share: training arguments (bf16 on GPU, fp32 on CPU), a transformers ``Trainer``
+whose loss is the stage's objective plus the router's balance loss when the router trains, progress
+reporting, and resuming from the last checkpoint of a killed run."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kgtools.config import OptimSettings
+
+
+def use_bf16(dtype: str) -> bool:
+    import torch
+
+    if dtype == "bfloat16":
+        return True
+    return dtype == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def steps_for(n_rows: int, opt: OptimSettings) -> int:
+    per_step = opt.batch_size * opt.grad_accum
+    return opt.max_steps if opt.max_steps > 0 else max(1, math.ceil(opt.epochs * math.ceil(n_rows / per_step)))
+
+
+def arguments_kwargs(opt: OptimSettings, work: Path, *, seed: int, dtype: str, n_rows: int) -> dict[str, Any]:
+    """Keyword arguments shared by ``TrainingArguments`` and TRL's ``DPOConfig``."""
+    import torch
+
+    steps = steps_for(n_rows, opt)
+    return dict(
+        output_dir=str(work), per_device_train_batch_size=opt.batch_size, gradient_accumulation_steps=opt.grad_accum,
+        max_steps=steps, learning_rate=opt.lr, warmup_steps=int(round(opt.warmup_ratio * steps)),
+        lr_scheduler_type="cosine", weight_decay=opt.weight_decay, logging_steps=max(1, min(10, steps // 20)),
+        save_strategy="steps", save_steps=opt.save_steps, save_total_limit=2, seed=seed, data_seed=seed,
+        bf16=use_bf16(dtype), use_cpu=not torch.cuda.is_available(), report_to=[], disable_tqdm=True,
+        gradient_checkpointing=False, remove_unused_columns=False, dataloader_num_workers=0,
+        save_only_model=False, logging_first_step=True,
+    )
+
+
+def last_checkpoint(work: Path) -> str | None:
+    """The newest complete checkpoint a killed run left in ``work`` (transformers writes ``trainer_state.json``
+    last, so a half-written checkpoint is skipped)."""
+    done = [p for p in work.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+    if not done:
+        return None
+    return str(max(done, key=lambda p: int(p.name.split("-")[-1])))
+
+
+def progress_callback(stage: str, say: Callable[[str], None]):
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                extra = "".join(f", {k} {v:.4g}" for k, v in logs.items()
+                                if k in ("kl", "rewards/accuracies", "rewards/margins", "balance_loss"))
+                say(f"{stage}: step {state.global_step}/{state.max_steps}, loss {logs['loss']:.4g}{extra}")
+
+    return Progress()
+
+
+def stage_trainer(objective: Callable[..., tuple[Any, dict[str, float]]], balance=None):
+    """A ``Trainer`` class whose loss is ``objective(model, inputs)`` (+ the balance loss), with the
+    objective's extra numbers averaged into the training logs."""
+    from transformers import Trainer
+
+    class StageTrainer(Trainer):
+        _sums: dict[str, float]
+        _n = 0
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            loss, extra = objective(model, inputs)
+            if balance is not None and (aux := balance.pop()) is not None:
+                loss = loss + aux
+                extra["balance_loss"] = float(aux)
+            if model.training:
+                sums = getattr(self, "_sums", {})
+                for k, v in extra.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                self._sums, self._n = sums, self._n + 1
+            return (loss, None) if return_outputs else loss
+
+        def log(self, logs, *args, **kwargs):
+            if getattr(self, "_sums", None) and "loss" in logs:
+                logs.update({k: v / self._n for k, v in self._sums.items()})
+                self._sums, self._n = {}, 0
+            super().log(logs, *args, **kwargs)
+
+    return StageTrainer
+
+
+def answer_nll(model, batch: dict[str, Any]) -> tuple[Any, int]:
+    """Summed negative log-likelihood of the answer tokens and their number."""
+    import torch.nn.functional as F
+
+    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[:, :-1]
+    labels = batch["labels"][:, 1:]
+    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=-100, reduction="sum")
+    return nll, int((labels != -100).sum())
+
+
+def to_device(batch: dict[str, Any], device) -> dict[str, Any]:
+    return {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}

@@ -1,0 +1,171 @@
+"""Models for the fine-tune: a local Hugging Face checkpoint (``AutoModelForCausalLM``, never remote code
+unless asked) or a built-in tiny preset (a scaled-down DeepSeek-V3, random-initialised with a seed), and
+the names of each MoE family's parts (routers, routed experts, shared experts, attention projections)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kgtools.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# A DeepSeek-V3 in miniature: MLA attention (low-rank q and kv), a dense first layer, routed experts with
+# top-k and a shared expert. ~1 M parameters besides the embeddings.
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny-deepseek-moe": dict(
+        hidden_size=128, intermediate_size=256, moe_intermediate_size=64, num_hidden_layers=3,
+        num_attention_heads=4, num_key_value_heads=4, n_routed_experts=8, num_experts_per_tok=2,
+        n_shared_experts=1, first_k_dense_replace=1, q_lora_rank=32, kv_lora_rank=32, qk_rope_head_dim=16,
+        qk_nope_head_dim=16, v_head_dim=32, n_group=1, topk_group=1, max_position_embeddings=1024,
+        tie_word_embeddings=False, routed_scaling_factor=1.0,
+    ),
+    # 4 MoE layers, 16 experts top-4: still CPU-sized, but with enough experts for ESFT to choose from.
+    "small-deepseek-moe": dict(
+        hidden_size=256, intermediate_size=512, moe_intermediate_size=128, num_hidden_layers=5,
+        num_attention_heads=8, num_key_value_heads=8, n_routed_experts=16, num_experts_per_tok=4,
+        n_shared_experts=1, first_k_dense_replace=1, q_lora_rank=64, kv_lora_rank=64, qk_rope_head_dim=16,
+        qk_nope_head_dim=32, v_head_dim=32, n_group=1, topk_group=1, max_position_embeddings=2048,
+        tie_word_embeddings=False, routed_scaling_factor=1.0,
+    ),
+}
+
+# Target groups → what LoRA wraps. `modules` are nn.Linear names (PEFT target_modules), `parameters` are
+# fused expert tensors (PEFT target_parameters).
+ATTENTION_MODULES = ["q_proj", "q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "k_proj", "v_proj", "o_proj"]
+TARGET_GROUPS = ("attention", "shared_experts", "routed_experts", "dense_mlp", "router")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a base model comes from: a preset name or a local checkpoint folder."""
+
+    name: str
+    preset: dict[str, Any] | None
+    path: Path | None
+    trust_remote_code: bool = False
+
+    @classmethod
+    def parse(cls, model: str, trust_remote_code: bool = False) -> ModelSpec:
+        if model in PRESETS:
+            return cls(model, PRESETS[model], None, trust_remote_code)
+        path = Path(model).expanduser()
+        if not path.is_dir():
+            raise ConfigError(f"train.model: {model!r} is neither a preset ({', '.join(PRESETS)}) nor a local checkpoint folder")
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"train.model: {path} has no config.json; point it at a Hugging Face checkpoint folder")
+        return cls(model, None, path.resolve(), trust_remote_code)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies the base weights in an artifact key (file sizes and times: hashing GBs is too slow)."""
+        if self.preset is not None:
+            return {"preset": self.name, "config": self.preset}
+        files = sorted(p for p in self.path.iterdir() if p.is_file())
+        return {"path": str(self.path), "files": {p.name: [p.stat().st_size, int(p.stat().st_mtime)] for p in files}}
+
+
+def build_preset(spec: ModelSpec, vocab_size: int, special: dict[str, int], seed: int):
+    """A randomly initialised model of a preset; the same seed gives the same weights."""
+    import torch
+    from transformers import AutoModelForCausalLM, DeepseekV3Config
+
+    cfg = DeepseekV3Config(vocab_size=vocab_size, **spec.preset, **special)
+    cfg._attn_implementation = "sdpa"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
+    return model
+
+
+def load_checkpoint(path: Path, *, trust_remote_code: bool = False, dtype=None):
+    """A local checkpoint, offline. Errors name the folder and what is wrong."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    try:
+        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code, local_files_only=True)
+    except ValueError as exc:
+        raise ConfigError(f"train.model: {path}: cannot read its config ({exc}); set trust_remote_code: true "
+                          "only if you trust the code in that folder") from None
+    return AutoModelForCausalLM.from_pretrained(path, config=config, dtype=dtype or "auto",
+                                                trust_remote_code=trust_remote_code, local_files_only=True)
+
+
+def routers(model) -> dict[int, Any]:
+    """Layer index → router module (``mlp.gate`` / ``block_sparse_moe.gate``) of an MoE model."""
+    found: dict[int, Any] = {}
+    for name, module in model.named_modules():
+        parts = name.split(".")
+        if len(parts) >= 3 and parts[-1] == "gate" and parts[-2] in ("mlp", "block_sparse_moe") and "layers" in parts:
+            if name.count("lora_") or name.endswith("base_layer"):
+                continue
+            layer = int(parts[parts.index("layers") + 1])
+            found.setdefault(layer, module)
+    return found
+
+
+def n_experts(model) -> int:
+    cfg = model.config
+    for attr in ("n_routed_experts", "num_experts", "num_local_experts"):
+        if getattr(cfg, attr, None):
+            return int(getattr(cfg, attr))
+    raise ConfigError(f"{type(model).__name__}: not a Mixture-of-Experts model (no routed experts in its config)")
+
+
+def group_targets(model, groups: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """PEFT ``target_modules``, ``target_parameters`` and the router parameter names for ``groups``.
+    A group the model lacks is a :class:`ConfigError` naming the group.
+
+    The MLP projections (shared experts, dense layers) are reached through ``target_parameters`` on their
+    ``.weight``, not ``target_modules``: PEFT 0.21's transformers-v4 shim rewrites any ``gate_proj``/``up_proj``/
+    ``down_proj`` module target of a DeepSeek/Mixtral/Qwen-MoE model into the fused routed experts, so the
+    shared experts would silently never get LoRA."""
+    module_names = [n for n, _ in model.named_modules()]
+    params = [n for n, _ in model.named_parameters()]
+    modules: set[str] = set()
+    parameters: list[str] = []
+    router_params: list[str] = []
+    for group in groups:
+        if group == "attention":
+            hits = sorted({n.rsplit(".", 1)[-1] for n in module_names
+                           if ".self_attn." in n and n.rsplit(".", 1)[-1] in ATTENTION_MODULES})
+            modules.update(hits)
+        elif group == "shared_experts":
+            hits = sorted({".".join(p.split(".")[-3:]) for p in params
+                           if re.search(r"\.shared_experts?\.(gate|up|down)_proj\.weight$", p)})
+            parameters += hits
+        elif group == "dense_mlp":
+            hits = sorted({".".join(p.split(".")[-3:]) for p in params
+                           if re.search(r"\.mlp\.(gate|up|down)_proj\.weight$", p)})
+            parameters += hits
+        elif group == "routed_experts":
+            hits = sorted({".".join(p.split(".")[-3:]) for p in params
+                           if p.endswith(("mlp.experts.gate_up_proj", "mlp.experts.down_proj"))})
+            parameters += hits
+        elif group == "router":
+            hits = [p for p in params if p.endswith(("mlp.gate.weight", "block_sparse_moe.gate.weight"))]
+            router_params += hits
+        else:
+            raise ConfigError(f"train.lora.targets: unknown group {group!r}; allowed: {', '.join(TARGET_GROUPS)}")
+        if not hits:
+            raise ConfigError(f"train.lora.targets: {type(model).__name__} has no {group!r} "
+                              f"({_group_hint(group)}); remove it from the list")
+    return sorted(modules), parameters, router_params
+
+
+def _group_hint(group: str) -> str:
+    return {
+        "attention": "self_attn projections",
+        "shared_experts": "mlp.shared_experts.{gate,up,down}_proj",
+        "routed_experts": "fused mlp.experts.gate_up_proj / down_proj",
+        "dense_mlp": "dense mlp.{gate,up,down}_proj layers",
+        "router": "mlp.gate",
+    }[group]
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text("utf-8"))

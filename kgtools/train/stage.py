@@ -1,0 +1,406 @@
+"""The `train` stages: a synth (or dedupe) artifact → one artifact per fine-tuning stage under
+``ROOT/train/<stage>/<key>``: the PEFT adapter (safetensors), ``tokenizer/``, ``trainer_state.json``,
+``log_history.json``, ``routing.parquet`` + ``routing.png`` (before and after the stage) and ``metrics.json``
+(the stage's objective before and after, on held-out examples).
+
+Each stage trains a fresh LoRA adapter on top of the base model with the earlier stages' adapters merged
+in (in memory); its manifest names its parent, so any stage's model is base → merge parents → adapter, and
+``export`` writes that as a standalone checkpoint. A killed stage resumes from its last checkpoint in
+``ROOT/train/<stage>/.work-<key>``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kgtools.artifacts import Artifact, ArtifactStore, StageResult, artifact_key, write_json_atomic
+from kgtools.config import TRAIN_STAGES, TrainConfig
+from kgtools.errors import ArtifactError, ConfigError, KgtoolsError
+from kgtools.train.models import ModelSpec
+
+log = logging.getLogger(__name__)
+PREFIX = "train"
+SHARED_KEYS = ("model", "trust_remote_code", "seed", "vocab_size", "dtype", "lora", "esft", "balance_loss", "routing_sample")
+
+
+class TrainInputError(KgtoolsError):
+    """Instruction data the fine-tune cannot use."""
+
+
+@dataclass
+class TrainResult(StageResult):
+    """One stage's artifact."""
+
+    @property
+    def name(self) -> str:
+        return self.artifact.stage.split("/", 1)[1]
+
+    def metrics(self) -> dict[str, Any]:
+        return json.loads((self.path / "metrics.json").read_text("utf-8"))
+
+
+def stage_dir(name: str) -> str:
+    return f"{PREFIX}/{name}"
+
+
+def train(cfg: TrainConfig, data: Artifact, store: ArtifactStore, *, parent: Artifact | None = None,
+          corpus: Artifact | None = None, force: bool = False, progress: Callable[[str], None] | None = None,
+          callbacks: Sequence[Any] = ()) -> list[TrainResult]:
+    """Run ``cfg.stages`` in order, each from the one before (the first from ``parent`` if given)."""
+    check_order(cfg.stages, parent)
+    results = []
+    for name in cfg.stages:
+        result = train_stage(cfg, name, data, store, parent=parent, corpus=corpus, force=force,
+                             progress=progress, callbacks=callbacks)
+        results.append(result)
+        parent = result.artifact
+    return results
+
+
+def check_order(stages: Sequence[str], parent: Artifact | None) -> None:
+    """A stage needs the adapter of the stage it builds on: distill the kg_sft model (its teacher), reinforce
+    a fine-tuned model (its reference)."""
+    before = parent.stage.split("/", 1)[1] if parent is not None else None
+    for name in stages:
+        if name == "distill" and before != "kg_sft":
+            raise ConfigError("train.stages: 'distill' needs the kg_sft adapter (its teacher is the stage-1 model); "
+                              "put kg_sft before it or start from a kg_sft artifact (--from)")
+        if name == "reinforce" and before not in ("kg_sft", "distill"):
+            raise ConfigError("train.stages: 'reinforce' needs a fine-tuned adapter as its reference; "
+                              "put kg_sft (and distill) before it or start from their artifact (--from)")
+        if name == "kg_sft" and before is not None:
+            raise ConfigError("train.stages: 'kg_sft' is the first stage; it cannot start from another stage's adapter")
+        before = name
+
+
+def stage_key(cfg: TrainConfig, name: str, data: Artifact, parent: Artifact | None, corpus: Artifact | None) -> tuple[str, dict[str, str], dict]:
+    spec = ModelSpec.parse(cfg.model, cfg.trust_remote_code)
+    full = cfg.hashable()
+    config = {k: full[k] for k in SHARED_KEYS} | {name: full[name], "base": spec.fingerprint()}
+    inputs = {f"{data.stage}:{data.key}": data.key}
+    if parent is not None:
+        inputs["parent"] = parent.key
+    if corpus is not None and name == "kg_sft":
+        inputs["corpus"] = corpus.key
+    return artifact_key(stage_dir(name), config, inputs), inputs, config
+
+
+def train_stage(cfg: TrainConfig, name: str, data: Artifact, store: ArtifactStore, *, parent: Artifact | None = None,
+                corpus: Artifact | None = None, force: bool = False, progress: Callable[[str], None] | None = None,
+                callbacks: Sequence[Any] = ()) -> TrainResult:
+    """Build (or reuse) the artifact of stage ``name``."""
+    if name not in TRAIN_STAGES:
+        raise ConfigError(f"train.stages: unknown stage {name!r}; allowed: {', '.join(TRAIN_STAGES)}")
+    check_order([name], parent)
+    if data.stage not in ("synth", "dedupe"):
+        raise TrainInputError(f"{data.path}: a {data.stage!r} artifact; training takes a synth or dedupe artifact")
+    say = progress or (lambda _msg: None)
+    key, inputs, config = stage_key(cfg, name, data, parent, corpus)
+    final = store.path_for(stage_dir(name), key)
+    work = final.parent / f".work-{key}"
+
+    def build(tmp: Path) -> dict[str, Any]:
+        return _build_into(tmp, final, work, cfg, name, data, parent, corpus, say, callbacks)
+
+    artifact, built = store.build(stage_dir(name), key, config, inputs, build, force=force)
+    if built:
+        shutil.rmtree(work, ignore_errors=True)
+    return TrainResult(artifact, built)
+
+
+# --------------------------------------------------------------------------------------------- building
+
+
+def load_examples(data: Artifact) -> dict[str, list[dict[str, Any]]]:
+    from datasets import DatasetDict, load_from_disk
+
+    try:
+        loaded = load_from_disk(str(data.path / "dataset"))
+    except Exception as exc:  # noqa: BLE001 - datasets raises several types for a missing/empty folder
+        raise TrainInputError(f"{data.path / 'dataset'}: cannot load the instruction dataset ({type(exc).__name__})") from None
+    if not isinstance(loaded, DatasetDict) or "train" not in loaded:
+        raise TrainInputError(f"{data.path}: no 'train' split to train on")
+    for needed in ("messages", "task", "context", "rejected"):
+        if needed not in loaded["train"].column_names:
+            raise TrainInputError(f"{data.path}: the instruction data has no {needed!r} column")
+    return {split: ds.to_list() for split, ds in loaded.items()}
+
+
+def select(examples: list[dict[str, Any]], tasks: Sequence[str], limit: int | None, seed: int) -> list[dict[str, Any]]:
+    chosen = [e for e in examples if e["task"] in tasks]
+    if limit is not None and len(chosen) > limit:
+        chosen = random.Random(seed).sample(chosen, limit)
+    return chosen
+
+
+def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str, data: Artifact,
+                parent: Artifact | None, corpus: Artifact | None, say: Callable[[str], None],
+                callbacks: Sequence[Any]) -> dict[str, Any]:
+    import torch
+    from transformers import set_seed
+    from transformers.trainer_callback import PrinterCallback
+
+    from kgtools.train import distill, kg_sft, reinforce
+    from kgtools.train.adapters import BalanceLoss, add_lora, expert_delta_norms, trainable_summary
+    from kgtools.train.loop import last_checkpoint, progress_callback
+    from kgtools.train.routing import record_routing, select_experts, write_routing
+
+    started = time.perf_counter()
+    splits = load_examples(data)
+    opt = getattr(cfg, name)
+    train_ex = select(splits["train"], opt.tasks, opt.max_examples, cfg.seed)
+    heldout = select(splits.get("validation", []) or splits.get("test_paraphrase", []), opt.tasks, None, cfg.seed)
+    if not train_ex:
+        raise TrainInputError(f"{data.path}: no training examples of the tasks {opt.tasks} (train.{name}.tasks)")
+
+    say(f"{name}: loading the tokenizer and the model")
+    tokenizer, tok_source = load_tokenizer(cfg, parent, splits["train"], corpus)
+    model, lineage = load_model(cfg, parent, tokenizer, tmp if name == "kg_sft" else None)
+    tokenizer.save_pretrained(tmp / "tokenizer")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device)
+
+    # the stage's data
+    if name == "kg_sft":
+        rows, data_report = kg_sft.build_rows(train_ex, tokenizer, opt, seed=cfg.seed)
+        eval_rows, _ = kg_sft.build_rows(heldout, tokenizer, opt, seed=cfg.seed, context_share=0.0, packing=False)
+    elif name == "distill":
+        rows, data_report = distill.build_rows(train_ex, tokenizer, opt, seed=cfg.seed)
+        eval_rows, _ = distill.build_rows(heldout, tokenizer, opt, seed=cfg.seed)
+    else:
+        rows = reinforce.pairs(train_ex)
+        eval_rows = reinforce.pairs(heldout)
+        data_report = {"pairs": len(rows)}
+    if not rows:
+        raise TrainInputError(f"{data.path}: nothing to train {name} on ({data_report})")
+
+    # routing before, ESFT's choice of experts, the adapter
+    routing_seqs = _routing_sequences(splits["train"], tokenizer, cfg)
+    say(f"{name}: recording expert routing on {len(routing_seqs)} domain examples")
+    before = record_routing(model, routing_seqs, pad_id=tokenizer.pad_token_id)
+    experts = None
+    if cfg.esft.enabled:
+        experts = select_experts(before, score=cfg.esft.score, top_p=cfg.esft.threshold())
+        write_json_atomic(tmp / "esft_experts.json", {"score": cfg.esft.score, "top_p": cfg.esft.threshold(),
+                                                      "experts": {str(k): v for k, v in experts.items()}})
+    set_seed(cfg.seed)  # LoRA's A matrices are drawn from the global generator
+    model = add_lora(model, cfg, experts, random_base=ModelSpec.parse(cfg.model).preset is not None)
+    balance = BalanceLoss(model, cfg.balance_loss) if "router" in cfg.lora.targets and cfg.balance_loss > 0 else None
+
+    metric_before = _objective(name, model, eval_rows, tokenizer, opt)
+    trainer_kwargs = dict(seed=cfg.seed, dtype=cfg.dtype, balance=balance,
+                          callbacks=[progress_callback(name, say), *callbacks])
+    module = {"kg_sft": kg_sft, "distill": distill, "reinforce": reinforce}[name]
+    work.mkdir(parents=True, exist_ok=True)
+    trainer = module.make_trainer(model, rows, tokenizer, opt, work, **trainer_kwargs)
+    trainer.remove_callback(PrinterCallback)  # progress goes through `say`, not print
+    resume = last_checkpoint(work)
+    if resume:
+        say(f"{name}: resuming from {Path(resume).name}")
+    fit_started = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=resume)
+    fit_seconds = time.perf_counter() - fit_started
+    if balance is not None:
+        balance.remove()
+    metric_after = _objective(name, model, eval_rows, tokenizer, opt)
+
+    say(f"{name}: saving the adapter and the routing statistics")
+    model.save_pretrained(str(tmp))
+    after = record_routing(model, routing_seqs, pad_id=tokenizer.pad_token_id)
+    write_routing(before.rows("before") + after.rows("after"), tmp, name)
+    trainer.state.save_to_json(str(tmp / "trainer_state.json"))
+    history = trainer.state.log_history
+    write_json_atomic(tmp / "log_history.json", history)
+    losses = [h["loss"] for h in history if "loss" in h]
+    metrics = {
+        "stage": name,
+        "objective": _objective_name(name),
+        "before": metric_before,
+        "after": metric_after,
+        "heldout_examples": len(eval_rows),
+        "first_loss": losses[0] if losses else None,
+        "final_loss": losses[-1] if losses else None,
+        "train_loss": output.training_loss,
+        "steps": trainer.state.global_step,
+        "resumed_from": Path(resume).name if resume else None,
+        "fit_seconds": round(fit_seconds, 2),
+        "tokens_per_second": _tokens_per_second(name, data_report, opt, trainer, fit_seconds, resume),
+        "device": device,
+        "bf16": trainer.args.bf16,
+    }
+    if experts is not None:
+        metrics["esft_experts"] = {str(k): v for k, v in experts.items()}
+        metrics["expert_delta_norms"] = {str(k): v for k, v in expert_delta_norms(model).items()}
+    write_json_atomic(tmp / "metrics.json", metrics)
+    rel_parent = os.path.relpath(parent.path, final) if parent is not None else None
+    return {
+        "counts": {**{k: v for k, v in data_report.items() if isinstance(v, int)}, "steps": trainer.state.global_step},
+        "data": data_report,
+        "metrics": {k: metrics[k] for k in ("objective", "before", "after", "final_loss")},
+        "parent": rel_parent,
+        "lineage": lineage,
+        "tokenizer": tok_source,
+        **trainable_summary(model),
+        "build_seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _objective_name(name: str) -> str:
+    return {"kg_sft": "answer cross-entropy (held-out, no context)", "distill": "KL(teacher with context ‖ student without), per answer token",
+            "reinforce": "preference accuracy: chosen more likely than rejected (held-out pairs)"}[name]
+
+
+def _objective(name: str, model, rows, tokenizer, opt) -> Any:
+    from kgtools.train import distill, kg_sft, reinforce
+
+    if not rows:
+        return None
+    if name == "kg_sft":
+        return kg_sft.mean_answer_loss(model, rows, tokenizer.pad_token_id)
+    if name == "distill":
+        return distill.mean_kl(model, rows, tokenizer.pad_token_id)
+    return reinforce.preference(model, rows, tokenizer, max_length=opt.max_length)
+
+
+def _tokens_per_second(name, report, opt, trainer, seconds, resume) -> float | None:
+    if resume or seconds <= 0 or name == "reinforce":
+        return None
+    epochs = trainer.state.global_step * opt.batch_size * opt.grad_accum / max(report["rows"], 1)
+    return round(report["tokens"] * epochs / seconds, 1)
+
+
+def _routing_sequences(train_examples: list[dict[str, Any]], tokenizer, cfg: TrainConfig) -> list[list[int]]:
+    from kgtools.train.data import encode, prompt_messages
+
+    sample = random.Random(cfg.seed + 1).sample(train_examples, min(cfg.routing_sample, len(train_examples)))
+    seqs = []
+    for ex in sample:
+        p, a = encode(tokenizer, prompt_messages(ex, with_context=False), ex["messages"][-1]["content"])
+        seqs.append((p + a)[-cfg.kg_sft.max_length:])
+    return seqs
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+
+def load_tokenizer(cfg: TrainConfig, parent: Artifact | None, train_examples, corpus: Artifact | None):
+    """The parent stage's tokenizer; else a checkpoint's own; else one trained on this pipeline's data."""
+    from transformers import AutoTokenizer
+
+    if parent is not None:
+        return AutoTokenizer.from_pretrained(str(parent.path / "tokenizer")), "parent"
+    spec = ModelSpec.parse(cfg.model, cfg.trust_remote_code)
+    if spec.path is not None:
+        tok = AutoTokenizer.from_pretrained(str(spec.path), trust_remote_code=cfg.trust_remote_code, local_files_only=True)
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token
+        if not tok.chat_template:
+            raise ConfigError(f"train.model: {spec.path}: the tokenizer has no chat template; use an instruct/chat checkpoint")
+        return tok, "checkpoint"
+    from kgtools.train.tokenizer import train_tokenizer
+
+    texts = [m["content"] for ex in train_examples for m in ex["messages"]]
+    texts += [ex["context"] for ex in train_examples if ex.get("context")]
+    if corpus is not None:
+        from datasets import load_from_disk
+
+        texts += list(load_from_disk(str(corpus.path / "dataset"))["text"])
+    return train_tokenizer(texts, cfg.vocab_size), "trained"
+
+
+def load_model(cfg: TrainConfig, parent: Artifact | None, tokenizer, save_base_to: Path | None):
+    """The model a stage starts from: the base with the adapters of every earlier stage merged in.
+    Returns (model, lineage: the adapters merged, oldest first)."""
+    import torch
+
+    from kgtools.train.adapters import merge_adapter
+    from kgtools.train.models import build_preset, load_checkpoint
+
+    chain = lineage_of(parent) if parent is not None else []
+    spec = ModelSpec.parse(cfg.model, cfg.trust_remote_code)
+    dtype = torch.bfloat16 if cfg.dtype == "bfloat16" or (cfg.dtype == "auto" and torch.cuda.is_available()) else torch.float32
+    if spec.preset is not None:
+        if chain:
+            model = load_checkpoint(chain[0].path / "base", dtype=torch.float32)
+        else:
+            special = {"pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id,
+                       "eos_token_id": tokenizer.eos_token_id}
+            model = build_preset(spec, len(tokenizer), special, cfg.seed)
+            if save_base_to is not None:
+                model.save_pretrained(str(save_base_to / "base"))
+        model = model.to(dtype)
+    else:
+        model = load_checkpoint(spec.path, trust_remote_code=cfg.trust_remote_code, dtype=dtype)
+    for artifact in chain:
+        model = merge_adapter(model, artifact.path)
+    return model, [a.stage.split("/", 1)[1] + ":" + a.key for a in chain]
+
+
+def lineage_of(artifact: Artifact) -> list[Artifact]:
+    """The train artifacts from the first stage to ``artifact``, following each manifest's ``parent``."""
+    chain = [artifact]
+    while (rel := chain[-1].manifest.get("parent")) is not None:
+        path = (chain[-1].path / rel).resolve()
+        if not (path / "manifest.json").is_file():
+            raise ArtifactError(f"{chain[-1].path}: its parent stage {path} is gone; rebuild it")
+        chain.append(Artifact.open(path))
+    return chain[::-1]
+
+
+def load_stage_model(artifact: Artifact, *, merge: bool = True):
+    """(model, tokenizer) of a train artifact: base → every stage's adapter merged (or the last one kept as
+    a PEFT adapter when ``merge`` is False)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from kgtools.train.adapters import merge_adapter
+    from kgtools.train.models import load_checkpoint
+
+    if not artifact.stage.startswith(PREFIX + "/"):
+        raise ArtifactError(f"{artifact.path}: a {artifact.stage!r} artifact, not a train stage")
+    chain = lineage_of(artifact)
+    cfg = chain[0].manifest["config"]
+    spec = ModelSpec.parse(cfg["model"], cfg.get("trust_remote_code", False))
+    base = chain[0].path / "base" if spec.preset is not None else spec.path
+    model = load_checkpoint(base, trust_remote_code=spec.trust_remote_code,
+                            dtype=torch.float32 if not torch.cuda.is_available() else None)
+    for a in chain[:-1]:
+        model = merge_adapter(model, a.path)
+    if merge:
+        model = merge_adapter(model, chain[-1].path)
+    else:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(chain[-1].path))
+    return model, AutoTokenizer.from_pretrained(str(artifact.path / "tokenizer"))
+
+
+def export(artifact: Artifact, out: str | Path) -> Path:
+    """Merge the stage chain of ``artifact`` into a standalone checkpoint folder (written then renamed)."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"{out}: exists and is not empty; choose a new folder for the exported model")
+    model, tokenizer = load_stage_model(artifact, merge=True)
+    tmp = out.with_name(f".tmp-{out.name}.{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        model.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+        write_json_atomic(tmp / "kgtools_export.json", {"from": str(artifact.path), "stage": artifact.stage,
+                                                        "lineage": [a.stage + ":" + a.key for a in lineage_of(artifact)]})
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
