@@ -84,8 +84,8 @@ def pack(lengths: Sequence[int], max_length: int, *, seed: int = 0, shuffle: boo
 
 
 def join(segments: Sequence[Segment]) -> dict[str, list[int]]:
-    """Several segments as one row; positions restart at each example (transformers reads that as packing
-    and keeps attention inside each example)."""
+    """Several segments as one row; positions restart at each example (and the collator's attention mask
+    keeps attention inside each example)."""
     ids: list[int] = []
     labels: list[int] = []
     positions: list[int] = []
@@ -98,7 +98,9 @@ def join(segments: Sequence[Segment]) -> dict[str, list[int]]:
 
 def pad_rows(rows: Sequence[dict[str, list[int]]], pad_id: int, prefix: str = "") -> dict[str, Any]:
     """Right-pad rows to the longest; the padding is a segment of its own (positions from 0, labels
-    ignored), so no attention mask is needed and padding never mixes with the examples."""
+    ignored). The attention mask is 4-D and block-diagonal: causal inside each example, nothing across.
+    (transformers 5.23 does not infer that from restarting positions for DeepSeek-V3 under sdpa: a test
+    checks that a packed example's logits equal its logits alone.)"""
     import torch
 
     width = max(len(r["input_ids"]) for r in rows)
@@ -108,11 +110,24 @@ def pad_rows(rows: Sequence[dict[str, list[int]]], pad_id: int, prefix: str = ""
         ids.append(r["input_ids"] + [pad_id] * extra)
         labels.append(r["labels"] + [IGNORE] * extra)
         positions.append(r["position_ids"] + list(range(extra)))
+    pos = torch.tensor(positions)
     return {
         f"{prefix}input_ids": torch.tensor(ids),
         f"{prefix}labels": torch.tensor(labels),
-        f"{prefix}position_ids": torch.tensor(positions),
+        f"{prefix}position_ids": pos,
+        f"{prefix}attention_mask": block_causal_mask(pos),
     }
+
+
+def block_causal_mask(positions):
+    """[B, 1, L, L] boolean mask from per-row positions that restart at 0 for every packed example."""
+    import torch
+
+    segment = (positions == 0).cumsum(-1)
+    same = segment[:, :, None] == segment[:, None, :]
+    width = positions.shape[-1]
+    causal = torch.ones(width, width, dtype=torch.bool, device=positions.device).tril()
+    return (same & causal)[:, None]
 
 
 class RowCollator:

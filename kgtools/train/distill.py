@@ -53,9 +53,11 @@ def kl_terms(model, inputs: dict[str, Any], temperature: float):
     import torch
     import torch.nn.functional as F
 
-    student = model(input_ids=inputs["input_ids"], position_ids=inputs["position_ids"]).logits[:, :-1]
+    student = model(input_ids=inputs["input_ids"], position_ids=inputs["position_ids"],
+                    attention_mask=inputs["attention_mask"]).logits[:, :-1]
     with torch.no_grad(), model.disable_adapter():
-        teacher = model(input_ids=inputs["teacher_input_ids"], position_ids=inputs["teacher_position_ids"]).logits[:, :-1]
+        teacher = model(input_ids=inputs["teacher_input_ids"], position_ids=inputs["teacher_position_ids"],
+                        attention_mask=inputs["teacher_attention_mask"]).logits[:, :-1]
     s_labels = inputs["labels"][:, 1:]
     t_mask = inputs["teacher_labels"][:, 1:] != IGNORE
     s_mask = s_labels != IGNORE
@@ -75,7 +77,7 @@ def objective_for(opt: DistillSettings):
         kl, nll, n = kl_terms(model, inputs, opt.temperature)
         kl, nll = kl / max(n, 1), nll / max(n, 1)
         loss = (1 - opt.label_weight) * kl + opt.label_weight * nll
-        return loss, {"kl": float(kl), "label_loss": float(nll)}
+        return loss, {"kl": float(kl.detach()), "label_loss": float(nll.detach())}
 
     return objective
 

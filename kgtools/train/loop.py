@@ -36,7 +36,7 @@ def arguments_kwargs(opt: OptimSettings, work: Path, *, seed: int, dtype: str, n
         lr_scheduler_type="cosine", weight_decay=opt.weight_decay, logging_steps=max(1, min(10, steps // 20)),
         save_strategy="steps", save_steps=opt.save_steps, save_total_limit=2, seed=seed, data_seed=seed,
         bf16=use_bf16(dtype), use_cpu=not torch.cuda.is_available(), report_to=[], disable_tqdm=True,
-        gradient_checkpointing=False, remove_unused_columns=False, dataloader_num_workers=0,
+        remove_unused_columns=False, dataloader_num_workers=0,
         save_only_model=False, logging_first_step=True,
     )
 
@@ -97,7 +97,8 @@ def answer_nll(model, batch: dict[str, Any]) -> tuple[Any, int]:
     """Summed negative log-likelihood of the answer tokens and their number."""
     import torch.nn.functional as F
 
-    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[:, :-1]
+    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"],
+                   attention_mask=batch["attention_mask"]).logits[:, :-1]
     labels = batch["labels"][:, 1:]
     nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=-100, reduction="sum")
     return nll, int((labels != -100).sum())

@@ -1,0 +1,201 @@
+"""The three-stage fine-tune on the tiny DeepSeek-V3 preset, on instruction data from the bundled medical
+ontology: each stage lowers its own objective on held-out examples, adapters reload exactly, a killed
+stage resumes to the same result, ESFT leaves unselected experts untouched, bad configs fail in one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from kgtools.artifacts import ArtifactStore
+from kgtools.config import KgConfig, SynthConfig, TrainConfig, parse_config
+from kgtools.graph.stage import build_kg
+from kgtools.synth.stage import synthesize
+from kgtools.train.stage import load_stage_model, train, train_stage
+
+from ..conftest import BUNDLED
+
+SMALL = {
+    "vocab_size": 1024, "routing_sample": 32,
+    "kg_sft": {"max_steps": 60, "max_examples": 600, "lr": 1e-2, "save_steps": 20},
+    "distill": {"max_steps": 30, "max_examples": 300, "lr": 1e-3},
+    "reinforce": {"max_steps": 40, "max_examples": 400, "lr": 5e-3, "tasks": ["yes_no", "mcq", "fact_qa"]},
+}
+
+
+@pytest.fixture(scope="module")
+def synth_data(tmp_path_factory):
+    torch.set_num_threads(2)
+    store = ArtifactStore(tmp_path_factory.mktemp("data") / "artifacts")
+    kg = build_kg(KgConfig(ontologies=[BUNDLED / "medical.ttl"]), store).artifact
+    return synthesize(SynthConfig(), kg, store).artifact
+
+
+@pytest.fixture(scope="module")
+def chain(synth_data, tmp_path_factory):
+    store = ArtifactStore(tmp_path_factory.mktemp("train") / "artifacts")
+    return store, train(parse_config(TrainConfig, SMALL), synth_data, store)
+
+
+def test_each_stage_lowers_its_objective(chain):
+    _store, (sft, distill, reinforce) = chain
+    m = sft.metrics()
+    assert m["after"] < m["before"] - 1.0, m  # held-out answer cross-entropy, nats per token
+    assert m["final_loss"] < m["first_loss"]
+    k = distill.metrics()
+    assert k["after"] < 0.7 * k["before"], k  # the student's KL to the context-carrying teacher
+    p = reinforce.metrics()
+    assert p["after"]["pairs"] >= 30
+    assert p["after"]["accuracy"] > p["before"]["accuracy"] + 0.05, p  # held-out preference pairs
+    assert p["after"]["margin"] > p["before"]["margin"]
+
+
+def test_artifacts_hold_adapter_tokenizer_state_and_routing(chain):
+    import pyarrow.parquet as pq
+
+    _store, results = chain
+    for r in results:
+        for name in ("adapter_model.safetensors", "adapter_config.json", "tokenizer/tokenizer.json",
+                     "trainer_state.json", "routing.parquet", "routing.png", "metrics.json", "manifest.json"):
+            assert (r.path / name).is_file(), (r.name, name)
+        routing = pq.read_table(r.path / "routing.parquet").to_pylist()
+        assert {x["when"] for x in routing} == {"before", "after"}
+        assert {x["layer"] for x in routing} == {1, 2}  # layer 0 is the dense layer
+        for when in ("before", "after"):
+            for layer in (1, 2):
+                share = sum(x["share"] for x in routing if x["when"] == when and x["layer"] == layer)
+                assert share == pytest.approx(1.0)
+        assert 0 < routing[0]["load_entropy"] <= 1
+    assert results[1].artifact.manifest["parent"].endswith(results[0].path.name)
+    assert results[2].artifact.manifest["lineage"] == [f"kg_sft:{results[0].artifact.key}", f"distill:{results[1].artifact.key}"]
+
+
+def test_rerun_reuses_every_stage(chain, synth_data):
+    store, results = chain
+    again = train(parse_config(TrainConfig, SMALL), synth_data, store)
+    assert [r.built for r in again] == [False, False, False]
+    assert [r.path for r in again] == [r.path for r in results]
+
+
+def test_adapter_reload_and_merge_give_the_trained_logits(chain):
+    _store, results = chain
+    x = torch.randint(5, 1000, (2, 24))
+    adapter_model, _tok = load_stage_model(results[2].artifact, merge=False)
+    merged, _tok = load_stage_model(results[2].artifact, merge=True)
+    again, _tok = load_stage_model(results[2].artifact, merge=False)
+    with torch.no_grad():
+        a, b, c = adapter_model(x).logits, merged(x).logits, again(x).logits
+    assert torch.equal(a, c)  # same files, fresh base: identical
+    assert torch.allclose(a, b, atol=1e-4)
+    with torch.no_grad(), adapter_model.disable_adapter():
+        ref = adapter_model(x).logits
+    assert not torch.allclose(a, ref, atol=1e-3)  # the reinforce adapter does change the model
+
+
+def test_export_writes_a_standalone_checkpoint(chain, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _store, results = chain
+    out = tmp_path / "exported"
+    proc = subprocess.run([sys.executable, "-m", "kgtools.cli", "export", str(results[2].path), str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    model = AutoModelForCausalLM.from_pretrained(out)
+    tok = AutoTokenizer.from_pretrained(out)
+    merged, _ = load_stage_model(results[2].artifact, merge=True)
+    ids = tok.apply_chat_template([{"role": "user", "content": "What treats influenza?"}], add_generation_prompt=True,
+                                  return_dict=True, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        assert torch.allclose(model(ids).logits, merged(ids).logits, atol=1e-5)
+    again = subprocess.run([sys.executable, "-m", "kgtools.cli", "export", str(results[2].path), str(out)],
+                           capture_output=True, text=True)
+    assert again.returncode == 2 and "not empty" in again.stderr
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_killed_stage_resumes_to_the_same_loss(synth_data, tmp_path):
+    from transformers import TrainerCallback
+
+    cfg = parse_config(TrainConfig, {**SMALL, "kg_sft": {**SMALL["kg_sft"], "max_steps": 24, "save_steps": 8}})
+
+    class KillAt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 13:
+                raise Interrupt
+
+    interrupted = ArtifactStore(tmp_path / "a")
+    with pytest.raises(Interrupt):
+        train_stage(cfg, "kg_sft", synth_data, interrupted, callbacks=[KillAt()])
+    assert not list((interrupted.root / "train" / "kg_sft").glob("*/manifest.json"))  # nothing half-written
+    resumed = train_stage(cfg, "kg_sft", synth_data, interrupted)
+    assert resumed.metrics()["resumed_from"] == "checkpoint-8"
+    straight = train_stage(cfg, "kg_sft", synth_data, ArtifactStore(tmp_path / "b"))
+    assert straight.metrics()["resumed_from"] is None
+    assert resumed.metrics()["final_loss"] == pytest.approx(straight.metrics()["final_loss"], rel=1e-3)
+    assert resumed.metrics()["after"] == pytest.approx(straight.metrics()["after"], rel=1e-3)
+    assert not (interrupted.root / "train" / "kg_sft" / f".work-{resumed.artifact.key}").exists()
+
+
+def test_esft_trains_only_the_selected_experts(synth_data, tmp_path):
+    cfg = parse_config(TrainConfig, {**SMALL, "stages": ["kg_sft"], "lora": {"targets": ["routed_experts"]},
+                                     "esft": {"enabled": True, "score": "token_share", "top_p": 0.3},
+                                     "kg_sft": {**SMALL["kg_sft"], "max_steps": 10}})
+    (result,) = train(cfg, synth_data, ArtifactStore(tmp_path / "a"))
+    m = result.metrics()
+    chosen = {int(k): v for k, v in m["esft_experts"].items()}
+    assert set(chosen) == {1, 2} and all(1 <= len(v) < 8 for v in chosen.values())
+    for layer, norms in m["expert_delta_norms"].items():
+        for e, norm in enumerate(norms):
+            if e in chosen[int(layer)]:
+                assert norm > 0, (layer, e)
+            else:
+                assert norm == 0.0, (layer, e)  # exactly untouched
+    assert json.loads((result.path / "esft_experts.json").read_text())["top_p"] == 0.3
+
+
+def _cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kgtools.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.mark.parametrize(("yaml_text", "expected"), [
+    ("train:\n  model: /no/such/checkpoint\n", "train.model: '/no/such/checkpoint' is neither a preset"),
+    ("train:\n  esft:\n    top_p: 1.5\n", "train.esft.top_p: must be in (0, 1], got 1.5"),
+    ("train:\n  esft:\n    top_p: 0\n", "train.esft.top_p: must be in (0, 1], got 0"),
+    ("train:\n  stages: [kg_sft, reinforce, distill]\n", "train.stages: stages run in the order"),
+    ("train:\n  stages: [distill, reinforce]\n", "train.stages: 'distill' needs the kg_sft adapter"),
+    ("train:\n  lora:\n    targets: [experts]\n", "train.lora.targets: unknown target group 'experts'"),
+    ("train:\n  kg_sft:\n    lr: -1\n", "train.kg_sft.lr"),
+    ("train:\n  lora:\n    dropout: 0.1\n", "train.lora.dropout: must be 0"),
+])
+def test_bad_train_config_is_one_line(synth_data, tmp_path, yaml_text, expected):
+    (tmp_path / "train.yaml").write_text(yaml_text)
+    proc = _cli("train", "--data", str(synth_data.path), "--artifacts", str(tmp_path / "out"), "--config", str(tmp_path / "train.yaml"))
+    assert proc.returncode == 2, proc.stderr
+    assert expected in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list((tmp_path / "out").glob("train/*/*/manifest.json"))
+
+
+def test_target_group_the_model_lacks(tmp_path, synth_data):
+    """A Mixtral checkpoint has no shared experts: asking for them names the group."""
+    from transformers import AutoModelForCausalLM, MixtralConfig
+
+    from kgtools.train.tokenizer import train_tokenizer
+
+    tok = train_tokenizer(["influenza is treated with oseltamivir"] * 50, 300)
+    cfg = MixtralConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=64, num_hidden_layers=2,
+                        num_attention_heads=4, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2)
+    ckpt = tmp_path / "mixtral"
+    AutoModelForCausalLM.from_config(cfg).save_pretrained(ckpt)
+    tok.save_pretrained(ckpt)
+    (tmp_path / "train.yaml").write_text(f"train:\n  model: {ckpt}\n  lora:\n    targets: [attention, shared_experts]\n")
+    proc = _cli("train", "--data", str(synth_data.path), "--artifacts", str(tmp_path / "out"), "--config", str(tmp_path / "train.yaml"))
+    assert proc.returncode == 2, proc.stderr
+    assert "train.lora.targets: MixtralForCausalLM has no 'shared_experts'" in proc.stderr

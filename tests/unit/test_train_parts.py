@@ -1,0 +1,134 @@
+"""Pieces of the fine-tune on a tiny in-memory model: packing, the chat encoding, routing hooks, ESFT's
+expert choice and its gradient masks, LoRA target groups."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from kgtools.config import TrainConfig, parse_config
+from kgtools.errors import ConfigError
+from kgtools.train.adapters import add_lora
+from kgtools.train.data import IGNORE, Segment, encode, join, pack, pad_rows, prompt_messages
+from kgtools.train.models import ModelSpec, build_preset, group_targets
+from kgtools.train.routing import RoutingStats, record_routing, select_experts
+from kgtools.train.tokenizer import train_tokenizer
+
+TEXTS = ["Influenza is treated with oseltamivir.", "What treats influenza?", "Asthma affects the lung.",
+         "Facts from the knowledge graph:", "Which organ does asthma affect?"] * 40
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return train_tokenizer(TEXTS, 400)
+
+
+@pytest.fixture
+def model(tok):
+    spec = ModelSpec.parse("tiny-deepseek-moe")
+    return build_preset(spec, len(tok), {"pad_token_id": tok.pad_token_id}, seed=0)
+
+
+def test_pack_fills_rows_without_overflow():
+    lengths = [90, 10, 60, 40, 30, 100, 5, 70]
+    rows = pack(lengths, 100, seed=1)
+    assert sorted(i for r in rows for i in r) == list(range(len(lengths)))
+    assert all(sum(lengths[i] for i in r) <= 100 for r in rows)
+    assert len(rows) == 5  # 405 tokens need ≥ 5 rows of 100
+
+
+def test_join_restarts_positions_and_masks_prompts(tok):
+    ex = {"messages": [{"role": "user", "content": "What treats influenza?"}, {"role": "assistant", "content": "oseltamivir"}],
+          "context": "Influenza is treated with oseltamivir."}
+    p, a = encode(tok, prompt_messages(ex, with_context=False), "oseltamivir")
+    assert tok.decode(a).startswith("oseltamivir") and a[-1] == tok.eos_token_id
+    pc, ac = encode(tok, prompt_messages(ex, with_context=True), "oseltamivir")
+    assert ac == a and len(pc) > len(p) and "Influenza is treated" in tok.decode(pc)
+    row = join([Segment.of(p, a, 64), Segment.of(pc, ac, 64)])
+    assert row["position_ids"][len(p) + len(a)] == 0
+    assert sum(x != IGNORE for x in row["labels"]) == 2 * len(a)
+    batch = pad_rows([row, join([Segment.of(p, a, 64)])], tok.pad_token_id)
+    assert batch["input_ids"].shape == (2, len(row["input_ids"]))
+    assert batch["position_ids"][1, len(p) + len(a)] == 0  # the padding is a segment of its own
+
+
+def test_packed_examples_do_not_see_each_other(model, tok):
+    """Logits of an example are the same alone and packed after another one."""
+    a = tok("Influenza is treated with oseltamivir.")["input_ids"]
+    b = tok("Asthma affects the lung.")["input_ids"]
+    seg = lambda ids: Segment(ids, ids)  # noqa: E731
+    model.eval()
+    with torch.no_grad():
+        alone = model(input_ids=torch.tensor([b])).logits[0]
+        batch = pad_rows([join([seg(a), seg(b)]), join([seg(b)])], tok.pad_token_id)
+        out = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"],
+                    attention_mask=batch["attention_mask"]).logits
+    assert torch.allclose(alone, out[0, len(a):], atol=1e-5)  # packed after another example
+    assert torch.allclose(alone, out[1, : len(b)], atol=1e-5)  # followed by padding
+
+
+def test_routing_shares_sum_to_one_and_hooks_leave_outputs_unchanged(model, tok):
+    ids = [tok(t)["input_ids"] for t in TEXTS[:10]]
+    x = torch.tensor([ids[0]])
+    with torch.no_grad():
+        plain = model(x).logits
+    stats = record_routing(model, ids, pad_id=tok.pad_token_id)
+    with torch.no_grad():
+        assert torch.equal(model(x).logits, plain)
+    assert sorted(stats.counts) == [1, 2]
+    tokens = sum(len(s) for s in ids)
+    for layer in (1, 2):
+        assert stats.counts[layer].sum() == tokens * 2  # top-2, padding excluded
+        assert stats.share(layer).sum() == pytest.approx(1.0)
+        assert stats.gate_score(layer).sum() == pytest.approx(1.0)
+
+
+def test_select_experts_reaches_top_p_per_layer():
+    stats = RoutingStats(4, counts={1: np.array([50, 30, 15, 5]), 2: np.array([1, 1, 1, 97])})
+    assert select_experts(stats, score="token_share", top_p=0.6) == {1: [0, 1], 2: [3]}
+    assert select_experts(stats, score="token_share", top_p=1.0) == {1: [0, 1, 2, 3], 2: [0, 1, 2, 3]}
+    assert select_experts(stats, score="token_share", top_p=0.01) == {1: [0], 2: [3]}
+
+
+def test_esft_masks_gradients_of_unselected_experts(model):
+    cfg = parse_config(TrainConfig, {"lora": {"targets": ["routed_experts"]}, "esft": {"enabled": True}})
+    chosen = {1: [0, 3], 2: [5]}
+    peft_model = add_lora(model, cfg, chosen)
+    for p in peft_model.parameters():  # B starts at zero; give it values so A gets gradients too
+        if p.requires_grad and p.dim() == 2 and not p.any():
+            torch.nn.init.normal_(p, std=0.05)
+    peft_model(torch.randint(5, 300, (2, 32))).logits.pow(2).mean().backward()
+    seen = 0
+    for name, module in peft_model.named_modules():
+        if getattr(module, "num_experts", 1) != 8 or "default" not in getattr(module, "lora_A", {}):
+            continue
+        layer = int(name.split("layers.")[1].split(".")[0])
+        ga = module.lora_A["default"].weight.grad.reshape(8, -1, module.lora_A["default"].weight.shape[-1])
+        gb = module.lora_B["default"].weight.grad
+        gb = gb.reshape(gb.shape[0], -1, 8)
+        for e in range(8):
+            if e in chosen[layer]:
+                assert ga[e].abs().sum() > 0 and gb[:, :, e].abs().sum() > 0
+            else:
+                assert ga[e].abs().sum() == 0 and gb[:, :, e].abs().sum() == 0
+        seen += 1
+    assert seen == 4  # gate_up and down, two MoE layers
+
+
+def test_target_groups_reach_the_shared_experts(model):
+    modules, parameters, router = group_targets(model, ["attention", "shared_experts", "routed_experts", "router"])
+    assert "q_a_proj" in modules and "kv_b_proj" in modules
+    assert "shared_experts.gate_proj.weight" in parameters and "mlp.experts.gate_up_proj" in parameters
+    assert router == ["model.layers.1.mlp.gate.weight", "model.layers.2.mlp.gate.weight"]
+    cfg = parse_config(TrainConfig, {"lora": {"targets": ["shared_experts"]}})
+    peft_model = add_lora(model, cfg)
+    trained = {n for n, p in peft_model.named_parameters() if p.requires_grad}
+    assert any("shared_experts.gate_proj" in n and "lora_A" in n for n in trained)
+    assert not any("mlp.experts" in n for n in trained)
+
+
+def test_esft_needs_routed_experts(model):
+    cfg = parse_config(TrainConfig, {"lora": {"targets": ["attention"]}, "esft": {"enabled": True}})
+    with pytest.raises(ConfigError, match="train.esft.enabled"):
+        add_lora(model, cfg, {1: [0]})
