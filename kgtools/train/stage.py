@@ -110,10 +110,28 @@ def train_stage(cfg: TrainConfig, name: str, data: Artifact, store: ArtifactStor
     def build(tmp: Path) -> dict[str, Any]:
         return _build_into(tmp, final, work, cfg, name, data, parent, corpus, say, callbacks)
 
+    if int(os.environ.get("RANK", "0")) != 0:
+        return _follow_main_rank(store, name, key, build)
     artifact, built = store.build(stage_dir(name), key, config, inputs, build, force=force)
     if built:
         shutil.rmtree(work, ignore_errors=True)
     return TrainResult(artifact, built)
+
+
+def _follow_main_rank(store: ArtifactStore, name: str, key: str, build: Callable[[Path], Any]) -> TrainResult:
+    """Under ``accelerate launch`` every rank trains, but only rank 0 writes the artifact: the others build
+    into a scratch folder that is thrown away, then wait for rank 0's manifest."""
+    import tempfile
+
+    if (existing := store.find(stage_dir(name), key)) is None:
+        with tempfile.TemporaryDirectory() as scratch:
+            build(Path(scratch))
+    deadline = time.time() + 600
+    while (existing := store.find(stage_dir(name), key)) is None:
+        if time.time() > deadline:
+            raise ArtifactError(f"{store.path_for(stage_dir(name), key)}: rank 0 did not write the artifact")
+        time.sleep(1)
+    return TrainResult(existing, False)
 
 
 # --------------------------------------------------------------------------------------------- building
