@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test test-slow lint bench clean
+.PHONY: setup demo demo-fast test test-slow lint bench clean
 
 setup: $(STAMP)
 
@@ -17,13 +17,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)
 
-# Until the whole pipeline exists: the knowledge graph of the bundled medical ontology and its statistics,
-# one concept, the medical corpus (verbalised graph + linked raw text) and the instruction data.
+# The whole pipeline on the bundled medical ontology and corpus with the tiny MoE preset (pipelines/demo.yaml):
+# graph → corpus → instructions → kg_sft → distill → reinforce → evaluation report. A second run does nothing.
 demo: $(STAMP)
-	$(BIN)/kgtools kg build ontologies/medical.ttl --artifacts artifacts
-	$(BIN)/kgtools kg show "influenza" --kg artifacts
-	$(BIN)/kgtools corpus build --kg artifacts --texts corpora/medical --out artifacts --paraphrases 2
-	$(BIN)/kgtools synth build --kg artifacts --out artifacts
+	$(BIN)/kgtools run pipelines/demo.yaml
+
+# The same stages with a few dozen training steps each (CI runs it after the tests).
+demo-fast: $(STAMP)
+	$(BIN)/kgtools run pipelines/demo-fast.yaml
 
 test: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
@@ -36,6 +37,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_kg.py
+	$(BIN)/python benchmarks/bench_train.py
 
 clean:
 	rm -rf artifacts .pytest_cache

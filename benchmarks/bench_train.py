@@ -62,12 +62,12 @@ def main() -> None:
     from kgtools.artifacts import ArtifactStore
     from kgtools.config import KgConfig, SynthConfig, TrainConfig, parse_config
     from kgtools.graph.stage import build_kg
+    from kgtools.models import ModelSpec
     from kgtools.synth.stage import synthesize
     from kgtools.train import kg_sft
     from kgtools.train.adapters import add_lora
     from kgtools.train.data import RowCollator
     from kgtools.train.loop import to_device
-    from kgtools.train.models import ModelSpec
     from kgtools.train.stage import load_examples, load_model, load_tokenizer
 
     cuda = torch.cuda.is_available()

@@ -127,6 +127,19 @@ def kg_build(
     _print_stats(manifest)
 
 
+def _quiet_models() -> None:
+    """No progress bars or deprecation chatter from transformers/TRL in command output (the stages report
+    their own progress). Called by the commands that load models, so `kg build` never imports torch."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|trl|peft)(\.|$)")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(trl|peft)(\.|$)")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
 def _announce(stage: str, result: Any) -> dict[str, Any]:
     """Say where the artifact is and whether it was built or reused; return its manifest."""
     verb = "built" if result.built else "reused (unchanged inputs)"
@@ -398,6 +411,7 @@ def train_cmd(
     from kgtools.config import TrainConfig, parse_config, read_yaml
     from kgtools.train.stage import train
 
+    _quiet_models()
     values: dict[str, Any] = {}
     if config is not None:
         loaded = read_yaml(config) or {}
@@ -439,9 +453,97 @@ def export_cmd(
     from kgtools.artifacts import Artifact
     from kgtools.train.stage import export
 
+    _quiet_models()
     with console.status("merging adapters…"):
         path = export(Artifact.open(stage), out)
     console.print(f"[green]exported[/]: {path}")
+
+
+@app.command("evaluate")
+@user_errors
+def evaluate_cmd(
+    data: Annotated[Path, typer.Option("--data", help="synth or dedupe artifact folder, or an artifact root (its latest dedupe, else synth)")] = Path("artifacts"),
+    stage: Annotated[list[Path], typer.Option("--stage", help="train artifact to evaluate; repeat in pipeline order (default: the latest of each stage in --artifacts)")] = [],  # noqa: B006
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML file with the evaluate settings (the `evaluate:` section of a pipeline, or the bare section)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="re-evaluate even if an identical artifact exists")] = False,
+) -> None:
+    """Closed-book QA, multiple choice, negatives and retention for the base model and every stage."""
+    from kgtools.artifacts import Artifact, ArtifactStore
+    from kgtools.config import TRAIN_STAGES, EvalConfig, parse_config, read_yaml
+    from kgtools.errors import ArtifactError
+    from kgtools.evaluate.stage import evaluate
+
+    _quiet_models()
+    values: dict[str, Any] = {}
+    if config is not None:
+        loaded = read_yaml(config) or {}
+        values = loaded.get("evaluate", loaded) if isinstance(loaded, dict) else loaded
+    cfg = parse_config(EvalConfig, values, prefix="evaluate", source=str(config) if config else None)
+    store = ArtifactStore(artifacts)
+    stages = [Artifact.open(p) for p in stage]
+    if not stages:
+        for name in TRAIN_STAGES:
+            try:
+                stages.append(store.latest(f"train/{name}"))
+            except ArtifactError:
+                pass
+    with console.status("evaluating…") as status:
+        result = evaluate(cfg, _open_data(data), stages, store, force=force, progress=status.update)
+    m = _announce("evaluate", result)
+    _print_headline(m["headline"], m["goals"])
+    console.print(f"report: {result.path / 'report.md'}")
+
+
+def _print_headline(headline: dict[str, Any], goals: list[dict[str, Any]]) -> None:
+    table = Table(title="test_paraphrase (trained facts, unseen phrasings)", title_justify="left")
+    for col in ("model", "multiple choice", "open EM", "accuracy", "corrupted accepted", "retention ppl"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    from kgtools.evaluate.stage import STAGE_ORDER
+
+    for label, h in sorted(headline.items(), key=lambda kv: STAGE_ORDER.index(kv[0]) if kv[0] in STAGE_ORDER else 99):
+        table.add_row(label, *[_fmt(h[k]) for k in ("mcq", "open_em", "accuracy", "acceptance_of_corrupted", "perplexity")])
+    console.print(table)
+    for g in goals:
+        mark = "[green]met[/]" if g["met"] else "[red]not met[/]"
+        console.print(f"  {mark}  {g['goal']}: {_fmt(g['value'])} (target {_fmt(g['target'])})")
+
+
+@app.command("run")
+@user_errors
+def run_cmd(
+    pipeline: Annotated[Path, typer.Argument(help="pipeline YAML file (see pipelines/)")],
+    start: Annotated[str | None, typer.Option("--from", help="rebuild this stage and every stage after it")] = None,
+    force: Annotated[bool, typer.Option("--force", help="rebuild every stage")] = False,
+) -> None:
+    """Run a whole pipeline: graph → corpus → instructions → dedupe → kg_sft → distill → reinforce → evaluate."""
+    import time
+
+    from kgtools.pipeline import load_pipeline, run_pipeline
+
+    _quiet_models()
+    cfg = load_pipeline(pipeline)
+    console.print(f"[bold]{cfg.name}[/]: {' → '.join(cfg.active_stages())}  (artifacts in {cfg.artifacts})")
+    started = time.perf_counter()
+
+    def done(record) -> None:
+        verb = "[green]built[/]" if record.built else "[dim]reused[/]"
+        console.print(f"  {verb} {record.stage:<10} {record.seconds:7.1f} s  {record.artifact.path}", highlight=False)
+
+    with console.status("starting…") as status:
+        records = run_pipeline(cfg, from_stage=start, force=force,
+                               progress=lambda stage, msg: status.update(f"[bold]{stage}[/]: {msg}"), on_stage=done)
+    table = Table(title=f"{cfg.name}: {time.perf_counter() - started:.0f} s", title_justify="left")
+    for col in ("stage", "artifact", "", "seconds", "summary"):
+        table.add_column(col)
+    for r in records:
+        summary = ", ".join(f"{k} {_fmt(v)}" for k, v in r.summary.items())
+        table.add_row(r.stage, r.artifact.key[:12], "built" if r.built else "reused", f"{r.seconds:.1f}", summary)
+    console.print(table)
+    last = records[-1]
+    if last.stage == "evaluate":
+        _print_headline(last.artifact.manifest["headline"], last.artifact.manifest["goals"])
+        console.print(f"report: {last.artifact.path / 'report.md'}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -326,7 +326,7 @@ class ReinforceSettings(OptimSettings):
     loss_type: list[str] = Field(default_factory=lambda: ["sigmoid", "sft"], min_length=1)
     lr: float = Field(5e-4, gt=0)
     epochs: float = Field(1, gt=0)
-    tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "definition", "yes_no", "mcq"], min_length=1)
+    tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "yes_no", "mcq"], min_length=1)
 
 
 class TrainConfig(StageConfig):
@@ -363,4 +363,32 @@ class TrainConfig(StageConfig):
     def hashable(self) -> dict[str, Any]:
         data = super().hashable()
         data.pop("stages")
+        return data
+
+
+EVAL_SPLITS = ("test_paraphrase", "test_novel_template", "test_heldout", "validation")
+
+
+class EvalConfig(StageConfig):
+    """Fine-tuned stages → what they learned: closed-book QA, multiple choice, negatives, retention."""
+
+    splits: list[str] = Field(default_factory=lambda: ["test_paraphrase", "test_novel_template", "test_heldout"], min_length=1)
+    max_per_task: int | None = Field(200, ge=1, description="at most this many examples per split and task (sampled)")
+    batch_size: int = Field(16, ge=1)
+    max_new_tokens: int = Field(48, ge=1)
+    with_context: bool = Field(True, description="also evaluate the kg_sft model with the graph facts in the prompt")
+    include_base: bool = Field(True, description="also evaluate the model before fine-tuning")
+    retention_text: Path | None = Field(None, description="text not about the domain for the retention perplexity; default: the bundled one")
+    confident: float = Field(0.5, gt=0, lt=1, description="mean token probability above which a wrong answer counts as confident")
+    seed: int = 0
+
+    @field_validator("splits")
+    @classmethod
+    def _splits(cls, value: list[str]) -> list[str]:
+        return _only(value, EVAL_SPLITS, "split")
+
+    def hashable(self) -> dict[str, Any]:
+        data = super().hashable()
+        data.pop("batch_size")
+        data.pop("retention_text")
         return data

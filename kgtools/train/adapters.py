@@ -5,12 +5,11 @@ loss that transformers does not add for DeepSeek-V3, and loading a chain of stag
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from kgtools.config import TrainConfig
 from kgtools.errors import ConfigError
-from kgtools.train.models import group_targets, n_experts, routers
+from kgtools.models import group_targets, n_experts, routers
 
 log = logging.getLogger(__name__)
 ADAPTER = "default"
@@ -129,13 +128,6 @@ class BalanceLoss:
     def remove(self) -> None:
         for h in self._handles:
             h.remove()
-
-
-def merge_adapter(model, adapter_dir: Path):
-    """``model`` with the adapter in ``adapter_dir`` merged into its weights (a plain transformers model)."""
-    from peft import PeftModel
-
-    return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
 
 
 def trainable_summary(model) -> dict[str, int]:

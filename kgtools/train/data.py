@@ -9,42 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kgtools.chat import CONTEXT_INTRO, encode, prompt_messages  # noqa: F401 - re-exported for the stages
+
 IGNORE = -100
-CONTEXT_INTRO = "Facts from the knowledge graph:\n"
-
-
-def prompt_messages(example: dict[str, Any], *, with_context: bool) -> list[dict[str, str]]:
-    """The chat turns before the answer; with the example's graph facts as a system turn when asked."""
-    turns = [dict(m) for m in example["messages"][:-1]]
-    if with_context and example.get("context"):
-        facts = {"role": "system", "content": CONTEXT_INTRO + example["context"]}
-        if turns and turns[0]["role"] == "system":
-            facts["content"] = turns[0]["content"] + "\n\n" + facts["content"]
-            turns = turns[1:]
-        turns = [facts, *turns]
-    return turns
-
-
-def _ids(encoded) -> list[int]:
-    return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
-
-
-def encode(tokenizer, prompt: list[dict[str, str]], answer: str) -> tuple[list[int], list[int]]:
-    """(prompt ids, answer ids) under the tokenizer's chat template. The answer ids are what the template
-    puts after the generation prompt (end-of-turn tokens included), so the loss covers them exactly."""
-    prompt_ids = _ids(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=True))
-    full = _ids(tokenizer.apply_chat_template([*prompt, {"role": "assistant", "content": answer}],
-                                              tokenize=True, return_dict=True))
-    if full[: len(prompt_ids)] == prompt_ids and len(full) > len(prompt_ids):
-        answer_ids = full[len(prompt_ids):]
-        # templates end a conversation with a newline after the end-of-turn token: not part of the answer
-        while len(answer_ids) > 1 and answer_ids[-1] != tokenizer.eos_token_id and tokenizer.decode(answer_ids[-1:]).strip() == "":
-            answer_ids = answer_ids[:-1]
-    else:  # a template that rewrites earlier turns once an answer follows
-        answer_ids = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    return prompt_ids, answer_ids
-
-
 @dataclass
 class Segment:
     """One example as tokens: ``ids`` and ``labels`` (prompt tokens masked)."""

@@ -22,8 +22,11 @@ from kgtools.train.data import RowCollator, Segment, encode, join, prompt_messag
 from kgtools.train.loop import arguments_kwargs, to_device
 
 
-def pairs(examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """(prompt, chosen, rejected) in TRL's conversational layout, for examples that have a rejected answer."""
+def pairs(examples: list[dict[str, Any]], *, seed: int = 0) -> list[dict[str, Any]]:
+    """(prompt, chosen, rejected) in TRL's conversational layout, for examples that have a rejected answer.
+    True/false pairs are balanced (as many true as corrupted statements): with more true statements, DPO
+    learns to say "true" to everything, which is the opposite of what this stage is for."""
+    examples = _balance_truth(examples, seed)
     out = []
     for ex in examples:
         rejected = ex.get("rejected")
@@ -34,6 +37,19 @@ def pairs(examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "chosen": [{"role": "assistant", "content": chosen}],
                     "rejected": [{"role": "assistant", "content": rejected}]})
     return out
+
+
+def _balance_truth(examples: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    import random
+
+    yes = [e for e in examples if e["task"] == "yes_no" and e["answer"].strip().lower() in ("true", "yes")]
+    no = [e for e in examples if e["task"] == "yes_no" and e["answer"].strip().lower() in ("false", "no")]
+    if not yes or not no:
+        return examples
+    rng = random.Random(seed)
+    n = min(len(yes), len(no))
+    keep = {id(e) for e in rng.sample(yes, n) + rng.sample(no, n)}
+    return [e for e in examples if e["task"] != "yes_no" or id(e) in keep]
 
 
 def preference(model, pair_rows: list[dict[str, Any]], tokenizer, *, max_length: int = 256, batch_size: int = 16) -> dict[str, float]:

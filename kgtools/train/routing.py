@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from kgtools.train.models import n_experts, routers
+from kgtools.models import n_experts, routers
 
 
 def _router_outputs(output: Any) -> tuple[Any, Any, Any]:

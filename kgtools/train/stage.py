@@ -24,7 +24,7 @@ from typing import Any
 from kgtools.artifacts import Artifact, ArtifactStore, StageResult, artifact_key, write_json_atomic
 from kgtools.config import TRAIN_STAGES, TrainConfig
 from kgtools.errors import ArtifactError, ConfigError, KgtoolsError
-from kgtools.train.models import ModelSpec
+from kgtools.models import ModelSpec, lineage_of, load_stage_model
 
 log = logging.getLogger(__name__)
 PREFIX = "train"
@@ -194,8 +194,8 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
         rows, data_report = distill.build_rows(train_ex, tokenizer, opt, seed=cfg.seed)
         eval_rows, _ = distill.build_rows(heldout, tokenizer, opt, seed=cfg.seed)
     else:
-        rows = reinforce.pairs(train_ex)
-        eval_rows = reinforce.pairs(heldout)
+        rows = reinforce.pairs(train_ex, seed=cfg.seed)
+        eval_rows = reinforce.pairs(heldout, seed=cfg.seed)
         data_report = {"pairs": len(rows)}
     if not rows:
         raise TrainInputError(f"{data.path}: nothing to train {name} on ({data_report})")
@@ -339,8 +339,7 @@ def load_model(cfg: TrainConfig, parent: Artifact | None, tokenizer, save_base_t
     Returns (model, lineage: the adapters merged, oldest first)."""
     import torch
 
-    from kgtools.train.adapters import merge_adapter
-    from kgtools.train.models import build_preset, load_checkpoint
+    from kgtools.models import build_preset, load_checkpoint, merge_adapter
 
     chain = lineage_of(parent) if parent is not None else []
     spec = ModelSpec.parse(cfg.model, cfg.trust_remote_code)
@@ -360,45 +359,6 @@ def load_model(cfg: TrainConfig, parent: Artifact | None, tokenizer, save_base_t
     for artifact in chain:
         model = merge_adapter(model, artifact.path)
     return model, [a.stage.split("/", 1)[1] + ":" + a.key for a in chain]
-
-
-def lineage_of(artifact: Artifact) -> list[Artifact]:
-    """The train artifacts from the first stage to ``artifact``, following each manifest's ``parent``."""
-    chain = [artifact]
-    while (rel := chain[-1].manifest.get("parent")) is not None:
-        path = (chain[-1].path / rel).resolve()
-        if not (path / "manifest.json").is_file():
-            raise ArtifactError(f"{chain[-1].path}: its parent stage {path} is gone; rebuild it")
-        chain.append(Artifact.open(path))
-    return chain[::-1]
-
-
-def load_stage_model(artifact: Artifact, *, merge: bool = True):
-    """(model, tokenizer) of a train artifact: base → every stage's adapter merged (or the last one kept as
-    a PEFT adapter when ``merge`` is False)."""
-    import torch
-    from transformers import AutoTokenizer
-
-    from kgtools.train.adapters import merge_adapter
-    from kgtools.train.models import load_checkpoint
-
-    if not artifact.stage.startswith(PREFIX + "/"):
-        raise ArtifactError(f"{artifact.path}: a {artifact.stage!r} artifact, not a train stage")
-    chain = lineage_of(artifact)
-    cfg = chain[0].manifest["config"]
-    spec = ModelSpec.parse(cfg["model"], cfg.get("trust_remote_code", False))
-    base = chain[0].path / "base" if spec.preset is not None else spec.path
-    model = load_checkpoint(base, trust_remote_code=spec.trust_remote_code,
-                            dtype=torch.float32 if not torch.cuda.is_available() else None)
-    for a in chain[:-1]:
-        model = merge_adapter(model, a.path)
-    if merge:
-        model = merge_adapter(model, chain[-1].path)
-    else:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, str(chain[-1].path))
-    return model, AutoTokenizer.from_pretrained(str(artifact.path / "tokenizer"))
 
 
 def export(artifact: Artifact, out: str | Path) -> Path:

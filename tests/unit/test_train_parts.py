@@ -9,9 +9,9 @@ import torch
 
 from kgtools.config import TrainConfig, parse_config
 from kgtools.errors import ConfigError
+from kgtools.models import ModelSpec, build_preset, group_targets
 from kgtools.train.adapters import add_lora
 from kgtools.train.data import IGNORE, Segment, encode, join, pack, pad_rows, prompt_messages
-from kgtools.train.models import ModelSpec, build_preset, group_targets
 from kgtools.train.routing import RoutingStats, record_routing, select_experts
 from kgtools.train.tokenizer import train_tokenizer
 

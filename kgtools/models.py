@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kgtools.errors import ConfigError
+from kgtools.artifacts import Artifact
+from kgtools.errors import ArtifactError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -169,3 +170,63 @@ def _group_hint(group: str) -> str:
 
 def read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text("utf-8"))
+
+
+# --------------------------------------------------------------------------------------- train artifacts
+
+TRAIN_PREFIX = "train"
+
+
+def merge_adapter(model, adapter_dir: Path):
+    """``model`` with the adapter in ``adapter_dir`` merged into its weights (a plain transformers model)."""
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
+
+
+def _load_base(first: Artifact):
+    import torch
+
+    if not first.stage.startswith(TRAIN_PREFIX + "/"):
+        raise ArtifactError(f"{first.path}: a {first.stage!r} artifact, not a train stage")
+    cfg = first.manifest["config"]
+    spec = ModelSpec.parse(cfg["model"], cfg.get("trust_remote_code", False))
+    base = first.path / "base" if spec.preset is not None else spec.path
+    return load_checkpoint(base, trust_remote_code=spec.trust_remote_code,
+                           dtype=torch.float32 if not torch.cuda.is_available() else None)
+
+
+def load_base_model(artifact: Artifact):
+    """(model, tokenizer): the base model a train artifact's chain started from, before any adapter."""
+    from transformers import AutoTokenizer
+
+    return _load_base(lineage_of(artifact)[0]), AutoTokenizer.from_pretrained(str(artifact.path / "tokenizer"))
+
+
+def lineage_of(artifact: Artifact) -> list[Artifact]:
+    """The train artifacts from the first stage to ``artifact``, following each manifest's ``parent``."""
+    chain = [artifact]
+    while (rel := chain[-1].manifest.get("parent")) is not None:
+        path = (chain[-1].path / rel).resolve()
+        if not (path / "manifest.json").is_file():
+            raise ArtifactError(f"{chain[-1].path}: its parent stage {path} is gone; rebuild it")
+        chain.append(Artifact.open(path))
+    return chain[::-1]
+
+
+def load_stage_model(artifact: Artifact, *, merge: bool = True):
+    """(model, tokenizer) of a train artifact: base → every stage's adapter merged (or the last one kept as
+    a PEFT adapter when ``merge`` is False)."""
+    from transformers import AutoTokenizer
+
+    chain = lineage_of(artifact)
+    model = _load_base(chain[0])
+    for a in chain[:-1]:
+        model = merge_adapter(model, a.path)
+    if merge:
+        model = merge_adapter(model, chain[-1].path)
+    else:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(chain[-1].path))
+    return model, AutoTokenizer.from_pretrained(str(artifact.path / "tokenizer"))

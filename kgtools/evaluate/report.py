@@ -1,0 +1,153 @@
+"""``report.md`` and the plots of an evaluation: accuracy by stage and task, expert routing before the
+fine-tune and after its last stage, and the loss curve of every stage."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kgtools.artifacts import Artifact
+
+TASK_COLUMNS = ("fact_qa", "inverse_qa", "multi_hop", "list", "definition")
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def write_report(folder: Path, metrics: dict[str, Any], stages: Sequence[Artifact]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    plots = [_accuracy_plot(folder, metrics), _routing_plot(folder, stages), _loss_plot(folder, stages)]
+    results = metrics["stages"]
+    lines = ["# What the fine-tune injected", ""]
+    lines += ["Closed-book unless marked `+context`. `test_paraphrase`: trained facts asked with a template never "
+              "used for that fact in training; `test_novel_template`: a template never used in training at all; "
+              "`test_heldout`: facts never trained.", ""]
+    if metrics["goals"]:
+        lines += ["## Goals (test_paraphrase)", "", "| goal | value | target | met |", "|---|---:|---:|:-:|"]
+        for g in metrics["goals"]:
+            lines.append(f"| {g['goal']} | {_fmt(g['value'])} | {_fmt(g['target'])} | {'yes' if g['met'] else 'no'} |")
+        lines.append("")
+    for split in metrics["splits"]:
+        lines += [f"## {split} ({metrics['splits'][split]} examples)", "",
+                  "| model | multiple choice | open EM | open contains | entity EM | true/false | corrupted accepted | "
+                  "confident wrong entity | " + " | ".join(f"{t} EM" for t in TASK_COLUMNS) + " |",
+                  "|---" + "|---:" * (7 + len(TASK_COLUMNS)) + "|"]
+        for label, per in results.items():
+            s = per[split]
+            tasks = [_fmt(s["open"].get(t, {}).get("em")) for t in TASK_COLUMNS]
+            lines.append(f"| {label} | {_fmt(s['mcq']['accuracy'])} | {_fmt(s['open_em'])} | "
+                         f"{_fmt(s['open_contains'])} | {_fmt(s['open_entity_em'])} | {_fmt(s['yes_no']['accuracy'])} | "
+                         f"{_fmt(s['yes_no']['acceptance_of_corrupted'])} | "
+                         f"{_fmt(s['wrong_entities']['confident_wrong_entity_rate'])} | " + " | ".join(tasks) + " |")
+        lines.append("")
+    lines += ["## Retention", "", "Perplexity on a text that is not about the domain "
+              f"(`{next(iter(results.values()))['retention']['text']}`), lower is better:", "",
+              "| model | perplexity |", "|---|---:|"]
+    lines += [f"| {label} | {per['retention']['perplexity']:.2f} |" for label, per in results.items()]
+    lines.append("")
+    last = list(results)[-1]
+    first_split = next(iter(metrics["splits"]))
+    samples = results[last][first_split]["samples"]
+    if samples:
+        lines += [f"## Sample answers ({last}, {first_split})", "", "| task | question | gold | model said | EM |",
+                  "|---|---|---|---|:-:|"]
+        for s in samples:
+            q = s["prompt"].replace("\n", " ").replace("|", "/")
+            lines.append(f"| {s['task']} | {q} | {s['gold']} | {s['said'].replace('|', '/')} | {'✓' if s['em'] else '✗'} |")
+        lines.append("")
+    lines += ["## Plots", ""] + [f"![{p}]({p})" for p in plots if p]
+    (folder / "report.md").write_text("\n".join(lines) + "\n", "utf-8")
+
+
+def _accuracy_plot(folder: Path, metrics: dict[str, Any]) -> str:
+    import matplotlib.pyplot as plt
+
+    split = next(iter(metrics["splits"]))
+    results = metrics["stages"]
+    cols = ["multiple choice", "open EM", "true/false", *TASK_COLUMNS]
+    fig, ax = plt.subplots(figsize=(11, 4))
+    width = 0.8 / max(len(results), 1)
+    for i, (label, per) in enumerate(results.items()):
+        s = per[split]
+        vals = [s["mcq"]["accuracy"], s["open_em"], s["yes_no"]["accuracy"],
+                *[s["open"].get(t, {}).get("em") for t in TASK_COLUMNS]]
+        ax.bar(np.arange(len(cols)) + i * width, [v or 0 for v in vals], width, label=label)
+    ax.set_xticks(np.arange(len(cols)) + width * (len(results) - 1) / 2, cols, rotation=20)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy / exact match")
+    ax.set_title(f"{split}: by stage and task")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "accuracy_by_stage.png", dpi=110)
+    plt.close(fig)
+    return "accuracy_by_stage.png"
+
+
+def _routing_plot(folder: Path, stages: Sequence[Artifact]) -> str | None:
+    import matplotlib.pyplot as plt
+    import pyarrow.parquet as pq
+
+    first, last = stages[0].path / "routing.parquet", stages[-1].path / "routing.parquet"
+    if not (first.is_file() and last.is_file()):
+        return None
+    before = [r for r in pq.read_table(first).to_pylist() if r["when"] == "before"]
+    after = [r for r in pq.read_table(last).to_pylist() if r["when"] == "after"]
+    layers = sorted({r["layer"] for r in before})
+    experts = max(r["expert"] for r in before) + 1
+
+    def grid(rows):
+        g = np.zeros((len(layers), experts))
+        for r in rows:
+            g[layers.index(r["layer"]), r["expert"]] = r["share"]
+        return g
+
+    b, a = grid(before), grid(after)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3))
+    vmax = max(b.max(), a.max())
+    for ax, g, title, cmap, vmin in ((axes[0], b, "before fine-tuning", "viridis", 0),
+                                     (axes[1], a, f"after {stages[-1].stage.split('/')[-1]}", "viridis", 0),
+                                     (axes[2], a - b, "change", "coolwarm", None)):
+        lim = np.abs(a - b).max() or 1e-9
+        im = ax.imshow(g, aspect="auto", cmap=cmap, vmin=vmin if vmin is not None else -lim,
+                       vmax=vmax if vmin is not None else lim)
+        ax.set_yticks(range(len(layers)), [str(x) for x in layers])
+        ax.set_xlabel("expert")
+        ax.set_ylabel("layer")
+        ax.set_title(title)
+        fig.colorbar(im, ax=ax, label="token share")
+    fig.tight_layout()
+    fig.savefig(folder / "routing_before_after.png", dpi=110)
+    plt.close(fig)
+    return "routing_before_after.png"
+
+
+def _loss_plot(folder: Path, stages: Sequence[Artifact]) -> str | None:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(stages), figsize=(4.5 * len(stages), 3), squeeze=False)
+    drawn = False
+    for ax, art in zip(axes[0], stages, strict=True):
+        path = art.path / "log_history.json"
+        if not path.is_file():
+            continue
+        hist = [h for h in json.loads(path.read_text("utf-8")) if "loss" in h]
+        ax.plot([h["step"] for h in hist], [h["loss"] for h in hist], label="loss")
+        if any("kl" in h for h in hist):
+            ax.plot([h["step"] for h in hist], [h.get("kl") for h in hist], label="KL")
+        ax.set_title(art.stage.split("/")[-1])
+        ax.set_xlabel("step")
+        ax.legend(fontsize=8)
+        drawn = True
+    fig.tight_layout()
+    fig.savefig(folder / "loss_curves.png", dpi=110)
+    plt.close(fig)
+    return "loss_curves.png" if drawn else None

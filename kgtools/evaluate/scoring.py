@@ -1,0 +1,67 @@
+"""Pure scoring of model answers against the graph's answers: normalisation, exact and contains matches
+where any synonym of the answer concept counts, lists as sets, and the final answer of a reasoning chain."""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_SPACE = re.compile(r"\s+")
+_PUNCT = str.maketrans({c: " " for c in string.punctuation})
+_FINAL = re.compile(r"(?:so )?the answer is[:\s]+(.+?)\.?\s*$", re.IGNORECASE | re.DOTALL)
+_LIST_SPLIT = re.compile(r"\s*(?:,|;|\band\b|\n)\s*")
+TRUE_WORDS = {"true", "yes"}
+FALSE_WORDS = {"false", "no"}
+
+
+def normalise(text: str) -> str:
+    """Lower case, accents folded, punctuation and articles removed, whitespace collapsed."""
+    text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
+    text = _ARTICLES.sub(" ", text.lower().translate(_PUNCT))
+    return _SPACE.sub(" ", text).strip()
+
+
+def final_answer(text: str) -> str:
+    """The answer of a reasoning chain ('… So the answer is X.'), or the text itself."""
+    m = _FINAL.search(text or "")
+    return m.group(1).strip() if m else (text or "").strip()
+
+
+def exact_match(prediction: str, aliases: Iterable[str]) -> bool:
+    pred = normalise(final_answer(prediction))
+    return bool(pred) and any(pred == normalise(a) for a in aliases if a)
+
+
+def contains_match(prediction: str, aliases: Iterable[str]) -> bool:
+    pred = f" {normalise(prediction)} "
+    return any(f" {normalise(a)} " in pred for a in aliases if normalise(a))
+
+
+def list_items(prediction: str) -> list[str]:
+    return [p for p in (normalise(x) for x in _LIST_SPLIT.split(final_answer(prediction))) if p]
+
+
+def list_match(prediction: str, gold: Sequence[Sequence[str]]) -> tuple[bool, bool]:
+    """(exact: the predicted items are exactly the gold items, any synonym each; contains: every gold item
+    appears in the prediction)."""
+    items = list_items(prediction)
+    alias_sets = [{normalise(a) for a in aliases} for aliases in gold]
+    matched = [any(i in s for s in alias_sets) for i in items]
+    covered = [any(i in s for i in items) for s in alias_sets]
+    exact = bool(items) and all(matched) and all(covered) and len(items) == len(alias_sets)
+    contains = all(contains_match(prediction, aliases) for aliases in gold)
+    return exact, contains
+
+
+def truth_value(text: str) -> bool | None:
+    words = normalise(text).split()
+    if not words:
+        return None
+    if words[0] in TRUE_WORDS:
+        return True
+    if words[0] in FALSE_WORDS:
+        return False
+    return None

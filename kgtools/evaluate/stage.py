@@ -1,0 +1,277 @@
+"""The `eval` stage: the instruction data's test splits + the train artifacts → ``metrics.json``,
+``report.md`` and PNG plots. Every model is asked closed-book (no graph facts in the prompt) except the
+``kg_sft+context`` row, which shows what stage 2 has to move from the prompt into the weights."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from kgtools.artifacts import (
+    Artifact,
+    ArtifactStore,
+    StageResult,
+    artifact_key,
+    file_digest,
+    write_json_atomic,
+)
+from kgtools.chat import prompt_messages
+from kgtools.config import EvalConfig
+from kgtools.errors import ConfigError, KgtoolsError
+from kgtools.evaluate import probe, scoring
+
+STAGE = "eval"
+OPEN_TASKS = ("fact_qa", "inverse_qa", "multi_hop", "list")  # answered by an entity (or entities)
+STAGE_ORDER = ("base", "kg_sft+context", "kg_sft", "distill", "reinforce")
+
+
+class EvalInputError(KgtoolsError):
+    """Inputs the evaluation cannot use."""
+
+
+class EvalResult(StageResult):
+    def metrics(self) -> dict[str, Any]:
+        import json
+
+        return json.loads((self.path / "metrics.json").read_text("utf-8"))
+
+
+def retention_path(cfg: EvalConfig) -> Path:
+    if cfg.retention_text is not None:
+        if not cfg.retention_text.is_file():
+            raise ConfigError(f"evaluate.retention_text: {cfg.retention_text}: no such file")
+        return cfg.retention_text
+    return Path(str(resources.files("kgtools.evaluate") / "data" / "retention.txt"))
+
+
+def evaluate(cfg: EvalConfig, data: Artifact, stages: Sequence[Artifact], store: ArtifactStore, *, force: bool = False,
+             progress: Callable[[str], None] | None = None) -> EvalResult:
+    """Evaluate the base model and every train artifact in ``stages`` (in pipeline order)."""
+    if data.stage not in ("synth", "dedupe"):
+        raise EvalInputError(f"{data.path}: a {data.stage!r} artifact; evaluation takes a synth or dedupe artifact")
+    if not stages:
+        raise EvalInputError("nothing to evaluate: give at least one train artifact")
+    for s in stages:
+        if not s.stage.startswith("train/"):
+            raise EvalInputError(f"{s.path}: a {s.stage!r} artifact, not a train stage")
+    say = progress or (lambda _msg: None)
+    text = retention_path(cfg)
+    inputs = {f"{data.stage}:{data.key}": data.key, "retention": file_digest(text),
+              **{s.stage: s.key for s in stages}}
+    key = artifact_key(STAGE, cfg.hashable(), inputs)
+
+    def build(tmp: Path) -> dict[str, Any]:
+        return _build_into(tmp, cfg, data, list(stages), text, say)
+
+    artifact, built = store.build(STAGE, key, cfg.model_dump(mode="json"), inputs, build, force=force)
+    return EvalResult(artifact, built)
+
+
+def _sample(examples: list[dict[str, Any]], cfg: EvalConfig) -> list[dict[str, Any]]:
+    by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for ex in examples:
+        by_task[ex["task"]].append(ex)
+    out = []
+    for task in sorted(by_task):
+        rows = by_task[task]
+        if cfg.max_per_task is not None and len(rows) > cfg.max_per_task:
+            rows = random.Random(f"{cfg.seed}:{task}").sample(rows, cfg.max_per_task)
+        out += rows
+    return out
+
+
+def _build_into(tmp: Path, cfg: EvalConfig, data: Artifact, stages: list[Artifact], text_path: Path,
+                say: Callable[[str], None]) -> dict[str, Any]:
+    from datasets import load_from_disk
+
+    from kgtools.models import load_base_model, load_stage_model
+
+    started = time.perf_counter()
+    dd = load_from_disk(str(data.path / "dataset"))
+    missing = [s for s in cfg.splits if s not in dd]
+    if missing:
+        raise EvalInputError(f"{data.path}: no split {missing[0]!r} (has: {', '.join(dd)}); set evaluate.splits")
+    splits = {s: _sample(dd[s].to_list(), cfg) for s in cfg.splits}
+    entities = _entity_names(dd)
+    retention = text_path.read_text("utf-8")
+
+    runs: list[tuple[str, Callable[[], Any], bool]] = []
+    if cfg.include_base:
+        runs.append(("base", lambda: load_base_model(stages[0]), False))
+    for art in stages:
+        name = art.stage.split("/", 1)[1]
+        if name == "kg_sft" and cfg.with_context:
+            runs.append(("kg_sft+context", lambda art=art: load_stage_model(art), True))
+        runs.append((name, lambda art=art: load_stage_model(art), False))
+
+    results: dict[str, Any] = {}
+    for label, load, with_context in runs:
+        say(f"evaluating {label}")
+        model, tokenizer = load()
+        model.to(_device())
+        per_split = {split: evaluate_split(model, tokenizer, rows, entities, cfg, with_context=with_context)
+                     for split, rows in splits.items()}
+        per_split["retention"] = {"perplexity": probe.perplexity(model, tokenizer, retention),
+                                  "text": text_path.name}
+        results[label] = per_split
+        del model
+
+    metrics = {"stages": results, "splits": {s: len(r) for s, r in splits.items()},
+               "goals": goals(results), "seconds": round(time.perf_counter() - started, 1)}
+    write_json_atomic(tmp / "metrics.json", metrics)
+    from kgtools.evaluate.report import write_report
+
+    say("writing the report")
+    write_report(tmp, metrics, stages)
+    return {"counts": {"models": len(results), **{f"{s}_examples": len(r) for s, r in splits.items()}},
+            "goals": metrics["goals"], "headline": headline(results)}
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _entity_names(dd) -> set[str]:
+    """Every concept name the data knows (answers, their synonyms, choices): a wrong answer that is one of
+    these is a confident domain hallucination, not noise."""
+    names: set[str] = set()
+    for ds in dd.values():
+        for aliases in ds["answer_aliases"]:
+            for group in aliases or []:
+                names.update(scoring.normalise(a) for a in group)
+        for choices in ds["choices"]:
+            names.update(scoring.normalise(c) for c in choices or [])
+    names.discard("")
+    return names
+
+
+def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[str], cfg: EvalConfig, *,
+                   with_context: bool) -> dict[str, Any]:
+    """Scores of one model on one split's examples."""
+    out: dict[str, Any] = {}
+    prompt = lambda ex: prompt_messages(ex, with_context=with_context)  # noqa: E731
+
+    # open questions: greedy generation
+    open_rows = [ex for ex in rows if ex["task"] in (*OPEN_TASKS, "definition")]
+    answers = probe.generate(model, tokenizer, [prompt(ex) for ex in open_rows], max_new_tokens=cfg.max_new_tokens,
+                             batch_size=cfg.batch_size)
+    per_task: dict[str, dict[str, float]] = defaultdict(lambda: {"n": 0, "em": 0, "contains": 0})
+    per_rel: dict[str, dict[str, float]] = defaultdict(lambda: {"n": 0, "em": 0, "contains": 0})
+    wrong = {"n": 0, "wrong_entity": 0, "confident_wrong_entity": 0}
+    samples = []
+    for ex, (text, conf) in zip(open_rows, answers, strict=True):
+        em, contains = _score_open(ex, text)
+        for bucket in (per_task[ex["task"]], per_rel[ex.get("relation") or "-"] if ex["task"] in OPEN_TASKS else None):
+            if bucket is not None:
+                bucket["n"] += 1
+                bucket["em"] += em
+                bucket["contains"] += contains
+        if ex["task"] in OPEN_TASKS and ex["task"] != "list":
+            wrong["n"] += 1
+            said = scoring.normalise(scoring.final_answer(text))
+            if not em and said in entities:
+                wrong["wrong_entity"] += 1
+                wrong["confident_wrong_entity"] += conf >= cfg.confident
+        if len(samples) < 12:
+            samples.append({"task": ex["task"], "prompt": ex["prompt"], "gold": ex["answer"], "said": text,
+                            "confidence": round(conf, 3), "em": em})
+    out["open"] = {t: _rates(v) for t, v in sorted(per_task.items())}
+    out["by_relation"] = {r: _rates(v) for r, v in sorted(per_rel.items())}
+    out["wrong_entities"] = {**wrong, "wrong_entity_rate": _div(wrong["wrong_entity"], wrong["n"]),
+                             "confident_wrong_entity_rate": _div(wrong["confident_wrong_entity"], wrong["n"])}
+    out["samples"] = samples
+
+    # multiple choice by log-likelihood, no generation
+    mcq = [ex for ex in rows if ex["task"] == "mcq" and ex["choices"]]
+    correct = 0
+    for ex in mcq:
+        best, _ = probe.choose(model, tokenizer, prompt(ex), ex["choices"], batch_size=cfg.batch_size)
+        correct += best == ex["answer_index"]
+    out["mcq"] = {"n": len(mcq), "accuracy": _div(correct, len(mcq)),
+                  "chance": _div(sum(1 / len(ex["choices"]) for ex in mcq), len(mcq))}
+
+    # true/false: which of the two answers is likelier; accepting a corrupted fact is a hallucination
+    yn = [ex for ex in rows if ex["task"] == "yes_no" and ex.get("rejected")]
+    right = accepted = corrupted = 0
+    for ex in yn:
+        best, _ = probe.choose(model, tokenizer, prompt(ex), [ex["answer"], ex["rejected"]], batch_size=cfg.batch_size)
+        right += best == 0
+        if scoring.truth_value(ex["answer"]) is False:
+            corrupted += 1
+            accepted += best == 1
+    out["yes_no"] = {"n": len(yn), "accuracy": _div(right, len(yn)), "corrupted": corrupted,
+                     "acceptance_of_corrupted": _div(accepted, corrupted)}
+
+    open_items = sum(v["n"] for v in per_task.values())
+    out["open_em"] = _div(sum(v["em"] for v in per_task.values()), open_items)
+    out["open_contains"] = _div(sum(v["contains"] for v in per_task.values()), open_items)
+    entity_items = sum(v["n"] for t, v in per_task.items() if t in OPEN_TASKS)
+    entity_em = sum(v["em"] for t, v in per_task.items() if t in OPEN_TASKS)
+    out["open_entity_em"] = _div(entity_em, entity_items)
+    out["open_entity_contains"] = _div(sum(v["contains"] for t, v in per_task.items() if t in OPEN_TASKS), entity_items)
+    out["accuracy"] = _div(sum(v["em"] for v in per_task.values()) + correct + right, open_items + len(mcq) + len(yn))
+    return out
+
+
+def _score_open(ex: dict[str, Any], text: str) -> tuple[bool, bool]:
+    if ex["task"] == "list":
+        return scoring.list_match(text, ex["answer_aliases"])
+    if ex["task"] == "definition":
+        gold = [ex["answer"]]
+        return scoring.exact_match(text, gold), scoring.contains_match(text, gold)
+    aliases = [a for group in ex["answer_aliases"] for a in group] or [ex["answer"]]
+    return scoring.exact_match(text, aliases), scoring.contains_match(text, aliases)
+
+
+def _rates(v: dict[str, float]) -> dict[str, float]:
+    return {"n": int(v["n"]), "em": _div(v["em"], v["n"]), "contains": _div(v["contains"], v["n"])}
+
+
+def _div(a: float, b: float) -> float | None:
+    return round(a / b, 4) if b else None
+
+
+def headline(results: dict[str, Any], split: str = "test_paraphrase") -> dict[str, Any]:
+    """Per model: multiple choice, open exact match, accuracy and corrupted-fact acceptance on ``split``."""
+    out = {}
+    for label, per in results.items():
+        s = per.get(split)
+        if s is None:
+            continue
+        out[label] = {"mcq": s["mcq"]["accuracy"], "open_em": s["open_em"], "open_entity_em": s["open_entity_em"],
+                      "accuracy": s["accuracy"],
+                      "acceptance_of_corrupted": s["yes_no"]["acceptance_of_corrupted"],
+                      "perplexity": round(per["retention"]["perplexity"], 2)}
+    return out
+
+
+def goals(results: dict[str, Any], split: str = "test_paraphrase") -> list[dict[str, Any]]:
+    """The injection goals, measured on trained facts asked with unseen templates (issue 7)."""
+    h = headline(results, split)
+    last = next((s for s in ("reinforce", "distill", "kg_sft") if s in h), None)
+    out = []
+
+    def goal(name: str, value, target, ok) -> None:
+        out.append({"goal": name, "value": value, "target": target, "met": bool(ok) if ok is not None else None})
+
+    if last:
+        goal(f"multiple-choice accuracy after {last} ≥ 0.85", h[last]["mcq"], 0.85,
+             h[last]["mcq"] is not None and h[last]["mcq"] >= 0.85)
+        goal(f"open exact match after {last} ≥ 0.6", h[last]["open_em"], 0.6,
+             h[last]["open_em"] is not None and h[last]["open_em"] >= 0.6)
+    if "distill" in h and "kg_sft+context" in h and h["kg_sft+context"]["accuracy"]:
+        target = round(0.9 * h["kg_sft+context"]["accuracy"], 4)
+        goal("accuracy after distill (no context) ≥ 0.9 × kg_sft with context", h["distill"]["accuracy"], target,
+             h["distill"]["accuracy"] >= target)
+    if "reinforce" in h and "distill" in h and h["distill"]["acceptance_of_corrupted"] is not None:
+        target = round(0.5 * h["distill"]["acceptance_of_corrupted"], 4)
+        goal("corrupted facts accepted after reinforce ≤ ½ × after distill", h["reinforce"]["acceptance_of_corrupted"],
+             target, h["reinforce"]["acceptance_of_corrupted"] <= target)
+    return out
