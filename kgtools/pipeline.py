@@ -5,6 +5,7 @@ the CLI know every stage."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,7 +66,7 @@ class PipelineConfig(StageConfig):
 
 def _resolve(value: Any, base: Path) -> Any:
     if isinstance(value, str) and value and not Path(value).is_absolute():
-        return str(base / value)
+        return os.path.normpath(base / value)
     if isinstance(value, list):
         return [_resolve(v, base) for v in value]
     return value

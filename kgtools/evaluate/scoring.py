@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _SPACE = re.compile(r"\s+")
+_NON_WORD = re.compile(r"[^\w\s]|_")
 _PUNCT = str.maketrans({c: " " for c in string.punctuation})
 _FINAL = re.compile(r"(?:so )?the answer is[:\s]+(.+?)\.?\s*$", re.IGNORECASE | re.DOTALL)
 _LIST_SPLIT = re.compile(r"\s*(?:,|;|\band\b|\n)\s*")
@@ -19,7 +20,8 @@ FALSE_WORDS = {"false", "no"}
 
 def normalise(text: str) -> str:
     """Lower case, accents folded, punctuation and articles removed, whitespace collapsed."""
-    text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
+    text = _NON_WORD.sub(" ", unicodedata.normalize("NFKD", text or ""))  # any punctuation, dashes included
+    text = text.encode("ascii", "ignore").decode()
     text = _ARTICLES.sub(" ", text.lower().translate(_PUNCT))
     return _SPACE.sub(" ", text).strip()
 

@@ -18,7 +18,7 @@ import pytest
 from kgtools.errors import ConfigError
 from kgtools.pipeline import load_pipeline
 
-from ..conftest import ROOT, RESOURCES
+from ..conftest import RESOURCES, ROOT
 
 STAGES = ["kg", "corpus", "synth", "dedupe", "kg_sft", "distill", "reinforce", "evaluate"]
 
