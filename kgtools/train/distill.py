@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from kgtools.config import DistillSettings
-from kgtools.train.data import IGNORE, RowCollator, Segment, encode, join, pack, prompt_messages
-from kgtools.train.loop import arguments_kwargs, stage_trainer, to_device
+from kgtools.train.data import IGNORE, Segment, encode, join, pack, prompt_messages
+from kgtools.train.loop import per_token_mean, row_trainer
 
 
 def build_rows(examples: list[dict[str, Any]], tokenizer, opt: DistillSettings, *, seed: int) -> tuple[list[dict], dict[str, Any]]:
@@ -84,27 +84,13 @@ def objective_for(opt: DistillSettings):
 
 def mean_kl(model, rows: list[dict], pad_id: int, temperature: float = 1.0, batch_size: int = 16) -> float:
     """The student's mean KL to the teacher per answer token on ``rows`` (before/after this stage)."""
-    import torch
 
-    collate = RowCollator(pad_id)
-    device = next(model.parameters()).device
-    was = model.training
-    model.eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(rows), batch_size):
-            kl, _nll, n = kl_terms(model, to_device(collate(rows[start:start + batch_size]), device), temperature)
-            total, count = total + float(kl) / temperature**2, count + n
-    model.train(was)
-    return total / max(count, 1)
+    def term(model, batch):
+        kl, _nll, n = kl_terms(model, batch, temperature)
+        return kl / temperature**2, n
+
+    return per_token_mean(model, rows, pad_id, term, batch_size)
 
 
-def make_trainer(model, rows: list[dict], tokenizer, opt: DistillSettings, work: Path, *, seed: int, dtype: str,
-                 balance=None, callbacks=()):
-    from datasets import Dataset
-    from transformers import TrainingArguments
-
-    args = TrainingArguments(**arguments_kwargs(opt, work, seed=seed, dtype=dtype, n_rows=len(rows)))
-    trainer_cls = stage_trainer(objective_for(opt), balance)
-    return trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(rows),
-                       data_collator=RowCollator(tokenizer.pad_token_id), callbacks=list(callbacks))
+def make_trainer(model, rows: list[dict], tokenizer, opt: DistillSettings, work: Path, **kwargs):
+    return row_trainer(objective_for(opt), model, rows, tokenizer, opt, work, **kwargs)

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from kgtools.config import SftSettings
-from kgtools.train.data import RowCollator, Segment, encode, join, pack, prompt_messages
-from kgtools.train.loop import answer_nll, arguments_kwargs, stage_trainer, to_device
+from kgtools.train.data import Segment, encode, join, pack, prompt_messages
+from kgtools.train.loop import answer_nll, per_token_mean, row_trainer
 
 
 def build_rows(examples: list[dict[str, Any]], tokenizer, opt: SftSettings, *, seed: int,
@@ -54,27 +54,8 @@ def objective(model, inputs: dict[str, Any]) -> tuple[Any, dict[str, float]]:
 
 def mean_answer_loss(model, rows: list[dict], pad_id: int, batch_size: int = 16) -> float:
     """Token-weighted answer cross-entropy of ``model`` on ``rows`` (the stage's objective, for before/after)."""
-    import torch
-
-    collate = RowCollator(pad_id)
-    device = next(model.parameters()).device
-    was = model.training
-    model.eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(rows), batch_size):
-            nll, n = answer_nll(model, to_device(collate(rows[start:start + batch_size]), device))
-            total, count = total + float(nll), count + n
-    model.train(was)
-    return total / max(count, 1)
+    return per_token_mean(model, rows, pad_id, answer_nll, batch_size)
 
 
-def make_trainer(model, rows: list[dict], tokenizer, opt: SftSettings, work: Path, *, seed: int, dtype: str,
-                 balance=None, callbacks=()):
-    from datasets import Dataset
-    from transformers import TrainingArguments
-
-    args = TrainingArguments(**arguments_kwargs(opt, work, seed=seed, dtype=dtype, n_rows=len(rows)))
-    trainer_cls = stage_trainer(objective, balance)
-    return trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(rows),
-                       data_collator=RowCollator(tokenizer.pad_token_id), callbacks=list(callbacks))
+def make_trainer(model, rows: list[dict], tokenizer, opt: SftSettings, work: Path, **kwargs):
+    return row_trainer(objective, model, rows, tokenizer, opt, work, **kwargs)

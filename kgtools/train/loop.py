@@ -106,3 +106,38 @@ def answer_nll(model, batch: dict[str, Any]) -> tuple[Any, int]:
 
 def to_device(batch: dict[str, Any], device) -> dict[str, Any]:
     return {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
+
+
+def per_token_mean(model, rows: list[dict], pad_id: int, term: Callable[[Any, dict[str, Any]], tuple[Any, int]],
+                   batch_size: int = 16) -> float:
+    """Σ term / Σ tokens over ``rows`` in eval mode without gradients; ``term(model, batch)`` returns
+    (summed value, number of answer tokens). The stages' before/after objectives."""
+    import torch
+
+    from kgtools.train.data import RowCollator
+
+    collate = RowCollator(pad_id)
+    device = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(rows), batch_size):
+            value, n = term(model, to_device(collate(rows[start:start + batch_size]), device))
+            total, count = total + float(value), count + n
+    model.train(was)
+    return total / max(count, 1)
+
+
+def row_trainer(objective: Callable[..., tuple[Any, dict[str, float]]], model, rows: list[dict], tokenizer,
+                opt: OptimSettings, work: Path, *, seed: int, dtype: str, balance=None, callbacks=()):
+    """A :func:`stage_trainer` over pre-built token rows, batched by the shared collator."""
+    from datasets import Dataset
+    from transformers import TrainingArguments
+
+    from kgtools.train.data import RowCollator
+
+    args = TrainingArguments(**arguments_kwargs(opt, work, seed=seed, dtype=dtype, n_rows=len(rows)))
+    trainer_cls = stage_trainer(objective, balance)
+    return trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(rows),
+                       data_collator=RowCollator(tokenizer.pad_token_id), callbacks=list(callbacks))
