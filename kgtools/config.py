@@ -173,11 +173,15 @@ NEGATIVE_KINDS = ("disjoint", "hierarchy", "functional", "unasserted")
 
 
 class NegativesConfig(StageConfig):
-    """Which kinds of negative each use may draw on (see kgtools.synth.facts)."""
+    """Which kinds of negative each use may draw on (see kgtools.synth.facts), and how many extra
+    corrupted statements the reinforce stage gets."""
 
     yes_no: list[str] = Field(default_factory=lambda: list(NEGATIVE_KINDS))
     mcq: list[str] = Field(default_factory=lambda: list(NEGATIVE_KINDS))
     rejected: list[str] = Field(default_factory=lambda: ["disjoint", "hierarchy", "functional"])
+    preference: int = Field(0, ge=0, le=32, description=(
+        "extra corrupted statements per trained true/false statement, in the `preference` split that only the "
+        "reinforce stage reads; never a corrupted triple that an evaluation split asks about"))
 
     @field_validator("yes_no", "mcq", "rejected")
     @classmethod

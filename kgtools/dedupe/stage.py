@@ -25,6 +25,7 @@ from kgtools.errors import KgtoolsError
 
 STAGE = "dedupe"
 EVAL_SPLITS = ("validation", "test_paraphrase", "test_novel_template", "test_heldout")
+TRAINING_SPLITS = ("train", "preference")
 # evaluation splits whose overlap with train is intended: the same fact, asked with another template
 PARAPHRASE_SPLITS = ("validation", "test_paraphrase", "test_novel_template")
 _WORD = re.compile(r"\w+")
@@ -114,10 +115,16 @@ def _build_into(folder: Path, cfg: DedupeConfig, source: Artifact, cache_dir: Pa
         vectors_of[split] = vectors[result.keep]
 
     decontam: dict[str, Any] = {}
-    if cfg.decontaminate and "train" in kept_parts and any(s in kept_parts for s in EVAL_SPLITS):
-        say("decontaminating train against the evaluation splits")
-        kept_parts["train"], drops, decontam = _decontaminate(kept_parts, vectors_of, field, cfg)
-        removed_rows.extend(drops)
+    decontam_other: dict[str, Any] = {}
+    for part in TRAINING_SPLITS:  # `preference` (reinforce's extra negatives) is training data too
+        if cfg.decontaminate and part in kept_parts and any(s in kept_parts for s in EVAL_SPLITS):
+            say(f"decontaminating {part} against the evaluation splits")
+            kept_parts[part], drops, stats = _decontaminate(kept_parts, vectors_of, field, cfg, part)
+            if part == "train":
+                decontam = stats
+            else:
+                decontam_other[part] = stats
+            removed_rows.extend(drops)
 
     say("writing")
     out = DatasetDict(kept_parts) if isinstance(loaded, DatasetDict) else kept_parts["all"]
@@ -132,6 +139,7 @@ def _build_into(folder: Path, cfg: DedupeConfig, source: Artifact, cache_dir: Pa
         "splits": counts,
         "largest_groups": groups,
         "decontamination": decontam,
+        **({f"decontamination_{k}": v for k, v in decontam_other.items()}),
         "removed_by_reason": dict(Counter(r["reason"] for r in removed_rows)),
         "nearest_neighbour_histogram": histogram,
         "embedder": {"model": str(embedder.path), "model_id": embedder.model_id, "dim": embedder.dim},
@@ -157,14 +165,14 @@ def _ngrams(text: str, n: int) -> set[tuple[str, ...]]:
 
 
 def _decontaminate(parts: dict[str, Any], vectors_of: dict[str, np.ndarray], field: str,
-                   cfg: DedupeConfig) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
-    """Remove train records whose text is an exact, n-gram or embedding near-duplicate of an evaluation
+                   cfg: DedupeConfig, part: str = "train") -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
+    """Remove ``part`` (a training split) records whose text is an exact, n-gram or embedding near-duplicate of an evaluation
     record about a shared fact — except the intended overlap (same fact, another template) of the
     paraphrase splits. Near-duplicates about different facts are counted, not removed."""
     import faiss
 
-    train = parts["train"].to_dict()
-    train_texts = texts_of(train, field, "train")
+    train = parts[part].to_dict()
+    train_texts = texts_of(train, field, part)
     train_triples = [f or frozenset() for f in facts_of(train, len(train_texts))]
     evals: list[tuple[str, str, frozenset[str], str]] = []  # (split, text, triples, id)
     eval_vectors = []
@@ -187,7 +195,7 @@ def _decontaminate(parts: dict[str, Any], vectors_of: dict[str, np.ndarray], fie
             by_gram.setdefault(g, []).append(j)
     index = faiss.IndexFlatIP(eval_vectors[0].shape[1])
     index.add(np.ascontiguousarray(np.vstack(eval_vectors), dtype=np.float32))
-    sims, nn = index.search(np.ascontiguousarray(vectors_of["train"], dtype=np.float32), min(5, len(evals)))
+    sims, nn = index.search(np.ascontiguousarray(vectors_of[part], dtype=np.float32), min(5, len(evals)))
 
     drop: dict[int, tuple[str, str, float]] = {}
     reasons: Counter = Counter()
@@ -215,9 +223,9 @@ def _decontaminate(parts: dict[str, Any], vectors_of: dict[str, np.ndarray], fie
             reasons[reason] += 1
             break
     keep = [i for i in range(len(train_texts)) if i not in drop]
-    rows = [{"id": train["id"][i], "kept_id": ident, "similarity": round(score, 6), "reason": reason, "split": "train"}
+    rows = [{"id": train["id"][i], "kept_id": ident, "similarity": round(score, 6), "reason": reason, "split": part}
             for i, (reason, ident, score) in sorted(drop.items())]
-    return parts["train"].select(keep), rows, {"removed_from_train": len(drop), **dict(sorted(reasons.items()))}
+    return parts[part].select(keep), rows, {f"removed_from_{part}": len(drop), **dict(sorted(reasons.items()))}
 
 
 def _histogram(nearest: np.ndarray, threshold: float, folder: Path) -> dict[str, Any]:

@@ -29,7 +29,9 @@ from kgtools.graph.model import KnowledgeGraph
 from kgtools.graph.templates import TemplateBook, capitalise, definite_description, normalise_label, render
 from kgtools.synth.facts import NEGATIVE_KINDS, Fact, FactIndex, unit_hash
 
-SPLITS = ("train", "validation", "test_paraphrase", "test_novel_template", "test_heldout")
+SPLITS = ("train", "preference", "validation", "test_paraphrase", "test_novel_template", "test_heldout")
+# what the fine-tune reads: `train` for every stage, `preference` (extra corrupted statements) for reinforce only
+TRAINING_SPLITS = ("train", "preference")
 
 DEFINITION_QUESTIONS = ("What is {subject}?", "Define {subject}.", "What does the term {subject} mean?",
                         "Explain what {subject} is.")
@@ -311,17 +313,15 @@ class Synthesizer:
 
     def yes_no(self) -> Iterator[dict[str, Any]]:
         allowed = tuple(self.cfg.negatives.yes_no)
-        for (s, r), facts in self.fwd.items():
-            train = [f for f in facts if self.is_train(f)]
-            status = self.status(facts, train)
-            n_statements = len(self.book.get(r).statements)
-            templates = [(f"{r}/s{i}", str(i)) for i in range(n_statements)]
-            plan = self.plan("yes_no", (s, r), templates, status).entries
+        groups = [(s, r, facts, self._yes_no_entries(s, r, facts)) for (s, r), facts in self.fwd.items()]
+        extra = self.cfg.negatives.preference
+        # the extra negatives avoid every corrupted triple that another example states already: those an
+        # evaluation split asks about (so the test stays unseen) and those the train split has
+        avoid = {c[0] for _, _, facts, entries in groups for f in facts for _, tid, _, _ in entries[f]
+                 if (c := self._corrupt(f, allowed, tid)) is not None} if extra else set()
+        for s, r, facts, entries_of in groups:
             for f in facts:
-                held = not self.is_train(f)
-                entries = [e for e in plan if (e[0] == "test_heldout") == held] or (
-                    [("test_heldout", templates[0][0], "0", "fact never trained")] if held else [])
-                for split, tid, index, reason in entries:
+                for split, tid, index, reason in entries_of[f]:
                     form, yes, no = YES_NO_FORMS[int(self._h("form", f.key, tid) * len(YES_NO_FORMS))]
                     true_statement = self.statement(f, int(index))
                     yield self.example("yes_no", split, reason, f"{tid}/yn", form.format(statement=true_statement),
@@ -335,6 +335,39 @@ class Synthesizer:
                     yield self.example("yes_no", split, reason, f"{tid}/yn-neg", form.format(statement=false_statement),
                                        no, [], support=[f], subject=s, relation=bad.r, rejected=yes, negative_kind=kind,
                                        path=[bad.s, bad.o])
+                    if split != "train" or not extra:
+                        continue
+                    more_bad = self._more_corruptions(f, allowed, tid, extra, avoid)
+                    avoid.update(b for b, _ in more_bad)
+                    for j, (more, more_kind) in enumerate(more_bad):
+                        yield self.example("yes_no", "preference", "trained statement, another corrupted triple",
+                                           f"{tid}/yn-pref{j}", form.format(statement=self.statement(more, int(index))),
+                                           no, [], support=[f], subject=s, relation=more.r, rejected=yes,
+                                           negative_kind=more_kind, path=[more.s, more.o])
+
+    def _yes_no_entries(self, s: str, r: str, facts: list[Fact]) -> dict[Fact, list[tuple[str, str, str, str]]]:
+        """Per fact of one (subject, relation) group: (split, template id, statement index, reason)."""
+        train = [f for f in facts if self.is_train(f)]
+        n_statements = len(self.book.get(r).statements)
+        templates = [(f"{r}/s{i}", str(i)) for i in range(n_statements)]
+        plan = self.plan("yes_no", (s, r), templates, self.status(facts, train)).entries
+        out = {}
+        for f in facts:
+            held = not self.is_train(f)
+            out[f] = [e for e in plan if (e[0] == "test_heldout") == held] or (
+                [("test_heldout", templates[0][0], "0", "fact never trained")] if held else [])
+        return out
+
+    def _more_corruptions(self, f: Fact, allowed: tuple[str, ...], tid: str, k: int,
+                          avoid: set[Fact]) -> list[tuple[Fact, str]]:
+        """Up to ``k`` further false variants of ``f`` for preference training: other objects first, then
+        another subject; none in ``avoid`` (every corrupted triple another example states already)."""
+        seed = (self.seed, "preference", tid)
+        found = [(Fact(f.s, f.r, o), kind) for o, kind in self.ix.object_corruptions(f, allowed, k + 8, seed)]
+        if (sub := self.ix.subject_corruption(f, allowed, seed)) is not None:
+            found.append((Fact(sub[0], f.r, f.o), sub[1]))
+        out = [(bad, kind) for bad, kind in found if bad not in avoid]
+        return out[:k]
 
     def _corrupt(self, f: Fact, allowed: tuple[str, ...], tid: str) -> tuple[Fact, str] | None:
         """A false variant of ``f``: another object, another subject, or (for a hierarchy fact) both kinds."""
@@ -473,7 +506,7 @@ def leak_check(examples: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], di
     """Drop any evaluation example whose prompt is a training prompt; report template overlap per split."""
     guard = LeakGuard()
     for e in examples:
-        if e["split"] == "train":
+        if e["split"] in TRAINING_SPLITS:
             guard.see_train(e)
-    kept = [e for e in examples if e["split"] == "train" or guard.admit(e)]
+    kept = [e for e in examples if e["split"] in TRAINING_SPLITS or guard.admit(e)]
     return kept, guard.report()

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from kgtools.artifacts import Artifact, ArtifactStore, DatasetResult, artifact_key
 from kgtools.config import SynthConfig
 from kgtools.graph.io import load_graph
-from kgtools.synth.generate import SPLITS, LeakGuard, Synthesizer, leak_check
+from kgtools.synth.generate import SPLITS, TRAINING_SPLITS, LeakGuard, Synthesizer, leak_check
 
 STAGE = "synth"
 DATASET_DIR = "dataset"
@@ -109,7 +109,7 @@ def _build_into(folder: Path, cfg: SynthConfig, kg_artifact: Artifact, say: Call
     held: list[dict[str, Any]] = []
     with _SplitWriters(folder) as out:
         for i, e in enumerate(syn.examples(), 1):
-            if e["split"] == "train":
+            if e["split"] in TRAINING_SPLITS:
                 guard.see_train(e)
                 tally.add(e)
                 out.add(e)

@@ -193,6 +193,31 @@ def test_splits_measure_injection_honestly(tmp_path):
             assert frozenset((s, o)) not in pairs
 
 
+def test_preference_split_adds_new_corruptions_for_reinforce_only(tmp_path):
+    kg = build_kg(KgConfig(ontologies=[BUNDLED / "medical.ttl"]), ArtifactStore(tmp_path)).graph()
+    plain, _ = generate_examples(SynthConfig(), kg)
+    examples, report = generate_examples(SynthConfig(negatives={"preference": 3}), kg)
+    pref = [e for e in examples if e["split"] == "preference"]
+    # every other split is unchanged: SFT and the evaluation see the same data with or without the option
+    assert sorted(e["id"] for e in examples if e["split"] != "preference") == sorted(e["id"] for e in plain)
+    trained_true = [e for e in examples if e["split"] == "train" and e["task"] == "yes_no" and e["answer"] in YES]
+    assert 1.5 * len(trained_true) <= len(pref) <= 3 * len(trained_true)
+    checker = Checker(kg)
+    asked = {(e["path"][0], e["relation"], e["path"][1]) for e in examples
+             if e["split"] not in ("train", "preference") and e["task"] == "yes_no" and e["answer"] in NO}
+    trained = {(e["path"][0], e["relation"], e["path"][1]) for e in examples
+               if e["split"] == "train" and e["task"] == "yes_no" and e["answer"] in NO}
+    eval_prompts = {e["prompt"] for e in examples if e["split"] not in ("train", "preference")}
+    for e in pref:
+        checker.check(e)  # a corrupted statement that the graph makes false
+        assert e["task"] == "yes_no" and e["answer"] in NO and e["prompt"] not in eval_prompts
+        bad = (e["path"][0], e["relation"], e["path"][1])
+        assert bad not in asked, f"an evaluation split asks this corrupted triple: {e['prompt']}"
+        assert bad not in trained  # new to the model: SFT never saw this corruption
+    assert len({(e["path"][0], e["relation"], e["path"][1]) for e in pref}) == len(pref)  # each one once
+    assert report["leakage"]["test_prompts_in_train"] == 0
+
+
 def test_entity_disjoint_split_holds_out_whole_subjects(tmp_path):
     kg = build_kg(KgConfig(ontologies=[BUNDLED / "medical.ttl"]), ArtifactStore(tmp_path)).graph()
     examples, _ = generate_examples(SynthConfig(splits={"entity_disjoint": True, "heldout": 0.2}), kg)
