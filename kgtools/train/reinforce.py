@@ -22,13 +22,13 @@ from kgtools.train.data import RowCollator, Segment, encode, join, prompt_messag
 from kgtools.train.loop import arguments_kwargs, to_device
 
 
-def pairs(examples: list[dict[str, Any]], *, seed: int = 0) -> list[dict[str, Any]]:
+def pairs(examples: list[dict[str, Any]], *, seed: int = 0, balance: bool = True) -> list[dict[str, Any]]:
     """(prompt, chosen, rejected) in TRL's conversational layout, for examples that have a rejected answer.
-    True/false pairs are balanced (as many true as corrupted statements): with more true statements, DPO
-    learns to say "true" to everything, which is the opposite of what this stage is for."""
-    examples = _balance_truth(examples, seed)
+    With ``balance`` (for training), true/false pairs are balanced (as many true as corrupted statements, the
+    minority repeated): with more true statements DPO learns to say "true" to everything, with more false
+    ones "false" to everything."""
     out = []
-    for ex in examples:
+    for ex in _balance_truth(examples, seed) if balance else examples:
         rejected = ex.get("rejected")
         chosen = ex["messages"][-1]["content"]
         if not rejected or rejected.strip().lower() == chosen.strip().lower():
@@ -44,12 +44,13 @@ def _balance_truth(examples: list[dict[str, Any]], seed: int) -> list[dict[str, 
 
     yes = [e for e in examples if e["task"] == "yes_no" and e["answer"].strip().lower() in ("true", "yes")]
     no = [e for e in examples if e["task"] == "yes_no" and e["answer"].strip().lower() in ("false", "no")]
-    if not yes or not no:
+    if not yes or not no or len(yes) == len(no):
         return examples
+    few, many = sorted((yes, no), key=len)
     rng = random.Random(seed)
-    n = min(len(yes), len(no))
-    keep = {id(e) for e in rng.sample(yes, n) + rng.sample(no, n)}
-    return [e for e in examples if e["task"] != "yes_no" or id(e) in keep]
+    whole, part = divmod(len(many) - len(few), len(few))
+    extra = few * whole + rng.sample(few, part)
+    return examples + extra  # the trainer shuffles
 
 
 def preference(model, pair_rows: list[dict[str, Any]], tokenizer, *, max_length: int = 256, batch_size: int = 16) -> dict[str, float]:

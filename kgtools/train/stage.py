@@ -174,7 +174,9 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
     started = time.perf_counter()
     splits = load_examples(data)
     opt = getattr(cfg, name)
-    train_ex = select(splits["train"], opt.tasks, opt.max_examples, cfg.seed)
+    # reinforce also reads the `preference` split: extra corrupted statements that SFT never sees
+    pool = splits["train"] + (splits.get("preference", []) if name == "reinforce" else [])
+    train_ex = select(pool, opt.tasks, opt.max_examples, cfg.seed)
     heldout = select(splits.get("validation", []) or splits.get("test_paraphrase", []), opt.tasks, None, cfg.seed)
     if not train_ex:
         raise TrainInputError(f"{data.path}: no training examples of the tasks {opt.tasks} (train.{name}.tasks)")
@@ -195,7 +197,7 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
         eval_rows, _ = distill.build_rows(heldout, tokenizer, opt, seed=cfg.seed)
     else:
         rows = reinforce.pairs(train_ex, seed=cfg.seed)
-        eval_rows = reinforce.pairs(heldout, seed=cfg.seed)
+        eval_rows = reinforce.pairs(heldout, seed=cfg.seed, balance=False)
         data_report = {"pairs": len(rows)}
     if not rows:
         raise TrainInputError(f"{data.path}: nothing to train {name} on ({data_report})")

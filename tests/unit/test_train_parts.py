@@ -132,3 +132,39 @@ def test_esft_needs_routed_experts(model):
     cfg = parse_config(TrainConfig, {"lora": {"targets": ["attention"]}, "esft": {"enabled": True}})
     with pytest.raises(ConfigError, match="train.esft.enabled"):
         add_lora(model, cfg, {1: [0]})
+
+
+def _yes_no(answer: str, i: int) -> dict:
+    rejected = {"True": "False", "False": "True"}[answer]
+    return {"task": "yes_no", "answer": answer, "rejected": rejected, "context": "", "prompt": f"statement {i}",
+            "messages": [{"role": "user", "content": f"True or false: statement {i}"},
+                         {"role": "assistant", "content": answer}]}
+
+
+def test_preference_pairs_balance_true_and_false_by_repeating_the_minority():
+    from kgtools.train.reinforce import pairs
+
+    examples = [_yes_no("True", i) for i in range(3)] + [_yes_no("False", 10 + i) for i in range(8)]
+    rows = pairs(examples, seed=0)
+    chosen = [r["chosen"][0]["content"] for r in rows]
+    assert chosen.count("True") == chosen.count("False") == 8  # every corrupted statement is kept
+    true_prompts = [r["prompt"][-1]["content"] for r in rows if r["chosen"][0]["content"] == "True"]
+    assert set(true_prompts) == {f"True or false: statement {i}" for i in range(3)}
+    assert pairs(examples, seed=0) == rows  # seeded
+
+
+def test_acceptance_goal_is_paired_with_balanced_accuracy():
+    from kgtools.evaluate.stage import goals
+
+    def stage(true, corrupted):
+        yes_no = {"acceptance_of_true": true, "acceptance_of_corrupted": corrupted}
+        return {"test_paraphrase": {"mcq": {"accuracy": 0.9}, "open_em": 0.7, "open_entity_em": 0.6, "accuracy": 0.7,
+                                    "yes_no": yes_no}, "retention": {"perplexity": 10.0}}
+
+    def met(reinforce):
+        got = {g["goal"].split(" after")[0]: g["met"] for g in goals({"distill": stage(0.7, 0.5), "reinforce": reinforce})}
+        return got["corrupted facts accepted"], got["true/false balanced accuracy"]
+
+    assert met(stage(0.7, 0.2)) == (True, True)    # rejects corruptions, still accepts the truth
+    assert met(stage(0.05, 0.0)) == (True, False)  # "false" to everything: acceptance alone would pass
+    assert met(stage(0.9, 0.4)) == (False, True)
