@@ -497,12 +497,14 @@ def evaluate_cmd(
 
 def _print_headline(headline: dict[str, Any], goals: list[dict[str, Any]]) -> None:
     table = Table(title="test_paraphrase (trained facts, unseen phrasings)", title_justify="left")
-    for col in ("model", "multiple choice", "open EM", "accuracy", "corrupted accepted", "retention ppl"):
+    for col in ("model", "multiple choice", "open EM", "accuracy", "corrupted accepted", "true accepted",
+                "retention ppl"):
         table.add_column(col, justify="left" if col == "model" else "right")
     from kgtools.evaluate.stage import STAGE_ORDER
 
     for label, h in sorted(headline.items(), key=lambda kv: STAGE_ORDER.index(kv[0]) if kv[0] in STAGE_ORDER else 99):
-        table.add_row(label, *[_fmt(h[k]) for k in ("mcq", "open_em", "accuracy", "acceptance_of_corrupted", "perplexity")])
+        table.add_row(label, *[_fmt(h.get(k)) for k in ("mcq", "open_em", "accuracy", "acceptance_of_corrupted",
+                                                       "acceptance_of_true", "perplexity")])
     console.print(table)
     for g in goals:
         mark = "[green]met[/]" if g["met"] else "[red]not met[/]"

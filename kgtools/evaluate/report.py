@@ -39,14 +39,15 @@ def write_report(folder: Path, metrics: dict[str, Any], stages: Sequence[Artifac
     for split in metrics["splits"]:
         lines += [f"## {split} ({metrics['splits'][split]} examples)", "",
                   "| model | multiple choice | open EM | open contains | entity EM | true/false | corrupted accepted | "
+                  "true accepted | "
                   "confident wrong entity | " + " | ".join(f"{t} EM" for t in TASK_COLUMNS) + " |",
-                  "|---" + "|---:" * (7 + len(TASK_COLUMNS)) + "|"]
+                  "|---" + "|---:" * (8 + len(TASK_COLUMNS)) + "|"]
         for label, per in results.items():
             s = per[split]
             tasks = [_fmt(s["open"].get(t, {}).get("em")) for t in TASK_COLUMNS]
             lines.append(f"| {label} | {_fmt(s['mcq']['accuracy'])} | {_fmt(s['open_em'])} | "
                          f"{_fmt(s['open_contains'])} | {_fmt(s['open_entity_em'])} | {_fmt(s['yes_no']['accuracy'])} | "
-                         f"{_fmt(s['yes_no']['acceptance_of_corrupted'])} | "
+                         f"{_fmt(s['yes_no']['acceptance_of_corrupted'])} | {_fmt(s['yes_no'].get('acceptance_of_true'))} | "
                          f"{_fmt(s['wrong_entities']['confident_wrong_entity_rate'])} | " + " | ".join(tasks) + " |")
         lines.append("")
     lines += ["## Retention", "", "Perplexity on a text that is not about the domain "

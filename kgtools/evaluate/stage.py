@@ -199,15 +199,21 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
 
     # true/false: which of the two answers is likelier; accepting a corrupted fact is a hallucination
     yn = [ex for ex in rows if ex["task"] == "yes_no" and ex.get("rejected")]
-    right = accepted = corrupted = 0
+    right = accepted = corrupted = true_accepted = true = 0
     for ex in yn:
         best, _ = probe.choose(model, tokenizer, prompt(ex), [ex["answer"], ex["rejected"]], batch_size=cfg.batch_size)
         right += best == 0
         if scoring.truth_value(ex["answer"]) is False:
             corrupted += 1
             accepted += best == 1
+        else:
+            true += 1
+            true_accepted += best == 0
+    # acceptance of true statements beside that of corrupted ones: a model that says "false" to everything
+    # accepts no corrupted fact, and this shows it
     out["yes_no"] = {"n": len(yn), "accuracy": _div(right, len(yn)), "corrupted": corrupted,
-                     "acceptance_of_corrupted": _div(accepted, corrupted)}
+                     "acceptance_of_corrupted": _div(accepted, corrupted), "true": true,
+                     "acceptance_of_true": _div(true_accepted, true)}
 
     open_items = sum(v["n"] for v in per_task.values())
     out["open_em"] = _div(sum(v["em"] for v in per_task.values()), open_items)
@@ -248,8 +254,14 @@ def headline(results: dict[str, Any], split: str = "test_paraphrase") -> dict[st
         out[label] = {"mcq": s["mcq"]["accuracy"], "open_em": s["open_em"], "open_entity_em": s["open_entity_em"],
                       "accuracy": s["accuracy"],
                       "acceptance_of_corrupted": s["yes_no"]["acceptance_of_corrupted"],
+                      "acceptance_of_true": s["yes_no"].get("acceptance_of_true"),
                       "perplexity": round(per["retention"]["perplexity"], 2)}
     return out
+
+
+def _balanced(h: dict[str, Any]) -> float | None:
+    true, corrupted = h.get("acceptance_of_true"), h.get("acceptance_of_corrupted")
+    return None if true is None or corrupted is None else round((true + 1 - corrupted) / 2, 4)
 
 
 def goals(results: dict[str, Any], split: str = "test_paraphrase") -> list[dict[str, Any]]:
@@ -274,4 +286,10 @@ def goals(results: dict[str, Any], split: str = "test_paraphrase") -> list[dict[
         target = round(0.5 * h["distill"]["acceptance_of_corrupted"], 4)
         goal("corrupted facts accepted after reinforce ≤ ½ × after distill", h["reinforce"]["acceptance_of_corrupted"],
              target, h["reinforce"]["acceptance_of_corrupted"] <= target)
+        # a model that rejects everything accepts no corrupted fact: the drop counts only if true/false
+        # judgement got better, i.e. balanced accuracy (mean of true accepted and corrupted rejected) did not fall
+        before, after = _balanced(h["distill"]), _balanced(h["reinforce"])
+        if before is not None and after is not None:
+            goal("true/false balanced accuracy after reinforce ≥ after distill (not a 'false' bias)", after, before,
+                 after >= before)
     return out
