@@ -371,6 +371,8 @@ class TrainConfig(StageConfig):
 
 
 EVAL_SPLITS = ("test_paraphrase", "test_novel_template", "test_heldout", "validation")
+# what the fine-tune reads: `train` for every stage, `preference` (extra corrupted statements) for reinforce only
+TRAINING_SPLITS = ("train", "preference")
 
 
 class EvalConfig(StageConfig):

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kgtools.artifacts import Artifact, ArtifactStore, DatasetResult, artifact_key
-from kgtools.config import DedupeConfig
+from kgtools.config import TRAINING_SPLITS, DedupeConfig
 from kgtools.dedupe.embed import Embedder, EmbeddingCache
 from kgtools.dedupe.groups import find_duplicates, normalise_text
 from kgtools.dedupe.index import neighbours
@@ -25,7 +25,6 @@ from kgtools.errors import KgtoolsError
 
 STAGE = "dedupe"
 EVAL_SPLITS = ("validation", "test_paraphrase", "test_novel_template", "test_heldout")
-TRAINING_SPLITS = ("train", "preference")
 # evaluation splits whose overlap with train is intended: the same fact, asked with another template
 PARAPHRASE_SPLITS = ("validation", "test_paraphrase", "test_novel_template")
 _WORD = re.compile(r"\w+")

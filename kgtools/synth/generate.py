@@ -23,15 +23,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from kgtools.config import SynthConfig
+from kgtools.config import TRAINING_SPLITS, SynthConfig
 from kgtools.errors import ConfigError
 from kgtools.graph.model import KnowledgeGraph
 from kgtools.graph.templates import TemplateBook, capitalise, definite_description, normalise_label, render
 from kgtools.synth.facts import NEGATIVE_KINDS, Fact, FactIndex, unit_hash
 
 SPLITS = ("train", "preference", "validation", "test_paraphrase", "test_novel_template", "test_heldout")
-# what the fine-tune reads: `train` for every stage, `preference` (extra corrupted statements) for reinforce only
-TRAINING_SPLITS = ("train", "preference")
 
 DEFINITION_QUESTIONS = ("What is {subject}?", "Define {subject}.", "What does the term {subject} mean?",
                         "Explain what {subject} is.")
@@ -314,11 +312,12 @@ class Synthesizer:
     def yes_no(self) -> Iterator[dict[str, Any]]:
         allowed = tuple(self.cfg.negatives.yes_no)
         groups = [(s, r, facts, self._yes_no_entries(s, r, facts)) for (s, r), facts in self.fwd.items()]
+        corrupted_of = {(f, tid): self._corrupt(f, allowed, tid)
+                        for _, _, facts, entries in groups for f in facts for _, tid, _, _ in entries[f]}
         extra = self.cfg.negatives.preference
         # the extra negatives avoid every corrupted triple that another example states already: those an
         # evaluation split asks about (so the test stays unseen) and those the train split has
-        avoid = {c[0] for _, _, facts, entries in groups for f in facts for _, tid, _, _ in entries[f]
-                 if (c := self._corrupt(f, allowed, tid)) is not None} if extra else set()
+        avoid = {c[0] for c in corrupted_of.values() if c is not None}
         for s, r, facts, entries_of in groups:
             for f in facts:
                 for split, tid, index, reason in entries_of[f]:
@@ -326,7 +325,7 @@ class Synthesizer:
                     true_statement = self.statement(f, int(index))
                     yield self.example("yes_no", split, reason, f"{tid}/yn", form.format(statement=true_statement),
                                        yes, [f.o], support=[f], subject=s, relation=r, rejected=no)
-                    corrupted = self._corrupt(f, allowed, tid)
+                    corrupted = corrupted_of[f, tid]
                     if corrupted is None:
                         self.stats["yes_no_skipped_no_negative"] += 1
                         continue

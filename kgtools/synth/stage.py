@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kgtools.artifacts import Artifact, ArtifactStore, DatasetResult, artifact_key
-from kgtools.config import SynthConfig
+from kgtools.config import TRAINING_SPLITS, SynthConfig
 from kgtools.graph.io import load_graph
-from kgtools.synth.generate import SPLITS, TRAINING_SPLITS, LeakGuard, Synthesizer, leak_check
+from kgtools.synth.generate import SPLITS, LeakGuard, Synthesizer, leak_check
 
 STAGE = "synth"
 DATASET_DIR = "dataset"
