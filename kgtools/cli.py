@@ -448,6 +448,7 @@ def _fmt(value: Any) -> str:
 def export_cmd(
     stage: Annotated[Path, typer.Argument(help="train artifact folder (e.g. artifacts/train/reinforce/<key>)")],
     out: Annotated[Path, typer.Argument(help="new folder for the merged checkpoint")],
+    trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code", help="allow the base checkpoint's own Python code to run (only if you trust it)")] = False,
 ) -> None:
     """Merge a stage's adapter chain into a standalone Hugging Face checkpoint."""
     from kgtools.artifacts import Artifact
@@ -455,7 +456,7 @@ def export_cmd(
 
     _quiet_models()
     with console.status("merging adapters…"):
-        path = export(Artifact.open(stage), out)
+        path = export(Artifact.open(stage), out, trust_remote_code=trust_remote_code)
     console.print(f"[green]exported[/]: {path}")
 
 

@@ -386,6 +386,7 @@ class EvalConfig(StageConfig):
     include_base: bool = Field(True, description="also evaluate the model before fine-tuning")
     retention_text: Path | None = Field(None, description="text not about the domain for the retention perplexity; default: the bundled one")
     confident: float = Field(0.5, gt=0, lt=1, description="mean token probability above which a wrong answer counts as confident")
+    trust_remote_code: bool = Field(False, description="allow a checkpoint's own Python code to run; never taken from an artifact")
     seed: int = 0
 
     @field_validator("splits")
@@ -397,4 +398,5 @@ class EvalConfig(StageConfig):
         data = super().hashable()
         data.pop("batch_size")
         data.pop("retention_text")
+        data.pop("trust_remote_code")  # permission, not a setting: the same models give the same metrics
         return data

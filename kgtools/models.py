@@ -184,23 +184,33 @@ def merge_adapter(model, adapter_dir: Path):
     return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
 
 
-def _load_base(first: Artifact):
+def _load_base(first: Artifact, trust_remote_code: bool):
+    """The base model of a chain. An artifact is data someone may have handed over: what its manifest says
+    never turns remote code on. Only the caller's ``trust_remote_code`` (the user's config or command line)
+    may, and an artifact that needs it without that is refused."""
     import torch
 
     if not first.stage.startswith(TRAIN_PREFIX + "/"):
         raise ArtifactError(f"{first.path}: a {first.stage!r} artifact, not a train stage")
     cfg = first.manifest["config"]
-    spec = ModelSpec.parse(cfg["model"], cfg.get("trust_remote_code", False))
+    spec = ModelSpec.parse(cfg["model"])
+    if cfg.get("trust_remote_code") is True and not trust_remote_code:
+        raise ArtifactError(
+            f"{first.path}: this model was trained with trust_remote_code, so loading it runs the Python code in "
+            f"{spec.path}; if you trust that code, allow it yourself (`--trust-remote-code`, or "
+            "`trust_remote_code: true` in your evaluate/train config)")
     base = first.path / "base" if spec.preset is not None else spec.path
-    return load_checkpoint(base, trust_remote_code=spec.trust_remote_code,
+    return load_checkpoint(base, trust_remote_code=trust_remote_code and cfg.get("trust_remote_code") is True,
                            dtype=torch.float32 if not torch.cuda.is_available() else None)
 
 
-def load_base_model(artifact: Artifact):
-    """(model, tokenizer): the base model a train artifact's chain started from, before any adapter."""
+def load_base_model(artifact: Artifact, *, trust_remote_code: bool = False):
+    """(model, tokenizer): the base model a train artifact's chain started from, before any adapter.
+    ``trust_remote_code`` must come from the user, never from an artifact."""
     from transformers import AutoTokenizer
 
-    return _load_base(lineage_of(artifact)[0]), AutoTokenizer.from_pretrained(str(artifact.path / "tokenizer"))
+    return (_load_base(lineage_of(artifact)[0], trust_remote_code),
+            AutoTokenizer.from_pretrained(str(artifact.path / "tokenizer")))
 
 
 def lineage_of(artifact: Artifact) -> list[Artifact]:
@@ -214,13 +224,14 @@ def lineage_of(artifact: Artifact) -> list[Artifact]:
     return chain[::-1]
 
 
-def load_stage_model(artifact: Artifact, *, merge: bool = True):
+def load_stage_model(artifact: Artifact, *, merge: bool = True, trust_remote_code: bool = False):
     """(model, tokenizer) of a train artifact: base → every stage's adapter merged (or the last one kept as
-    a PEFT adapter when ``merge`` is False)."""
+    a PEFT adapter when ``merge`` is False). ``trust_remote_code`` must come from the user, never from an
+    artifact."""
     from transformers import AutoTokenizer
 
     chain = lineage_of(artifact)
-    model = _load_base(chain[0])
+    model = _load_base(chain[0], trust_remote_code)
     for a in chain[:-1]:
         model = merge_adapter(model, a.path)
     if merge:

@@ -149,7 +149,10 @@ def run_pipeline(cfg: PipelineConfig, *, from_stage: str | None = None, force: b
             trained.append(result.artifact)
         else:
             data = produced.get("dedupe") or produced["synth"]
-            result = evaluate(cfg.evaluate, data, trained, store, force=rebuild, progress=say)
+            # The user's own pipeline file allowing remote code for training allows it for evaluation too.
+            trust = cfg.evaluate.trust_remote_code or bool(cfg.train and cfg.train.trust_remote_code)
+            eval_cfg = cfg.evaluate.model_copy(update={"trust_remote_code": trust})
+            result = evaluate(eval_cfg, data, trained, store, force=rebuild, progress=say)
         produced[stage] = result.artifact
         record = StageRecord(stage, result.artifact, result.built, time.perf_counter() - started,
                              summarise(stage, result.artifact))

@@ -100,14 +100,15 @@ def _build_into(tmp: Path, cfg: EvalConfig, data: Artifact, stages: list[Artifac
     entities = _entity_names(dd)
     retention = text_path.read_text("utf-8")
 
+    trust = cfg.trust_remote_code
     runs: list[tuple[str, Callable[[], Any], bool]] = []
     if cfg.include_base:
-        runs.append(("base", lambda: load_base_model(stages[0]), False))
+        runs.append(("base", lambda: load_base_model(stages[0], trust_remote_code=trust), False))
     for art in stages:
         name = art.stage.split("/", 1)[1]
         if name == "kg_sft" and cfg.with_context:
-            runs.append(("kg_sft+context", lambda art=art: load_stage_model(art), True))
-        runs.append((name, lambda art=art: load_stage_model(art), False))
+            runs.append(("kg_sft+context", lambda art=art: load_stage_model(art, trust_remote_code=trust), True))
+        runs.append((name, lambda art=art: load_stage_model(art, trust_remote_code=trust), False))
 
     results: dict[str, Any] = {}
     for label, load, with_context in runs:

@@ -220,6 +220,13 @@ def _parse(path: Path, fmt: str) -> tuple[list[ox.Quad], dict[str, str], str]:
         ox_error = exc
     except OSError as exc:
         raise OntologyError(path, f"cannot read file ({exc.strerror or exc})") from None
+    if fmt == F.JSONLD:
+        # No rdflib retry for JSON-LD: rdflib's parser fetches remote `@context` documents over HTTP, which
+        # would make a file kgtools is given send requests and build from content outside the cache key.
+        hint = ("; kgtools never fetches a remote @context: inline the context in the file"
+                if "context" in _ox_message(ox_error).lower() else "")
+        line = ox_error.lineno if isinstance(ox_error.lineno, int) else None
+        raise OntologyError(path, f"JSON-LD error: {_ox_message(ox_error)}{hint}", line) from None
     # Oxigraph is stricter than rdflib in places (odd encodings, some RDF/XML shapes): try rdflib once.
     try:
         fallback = rdflib.Graph()

@@ -363,12 +363,13 @@ def load_model(cfg: TrainConfig, parent: Artifact | None, tokenizer, save_base_t
     return model, [a.stage.split("/", 1)[1] + ":" + a.key for a in chain]
 
 
-def export(artifact: Artifact, out: str | Path) -> Path:
-    """Merge the stage chain of ``artifact`` into a standalone checkpoint folder (written then renamed)."""
+def export(artifact: Artifact, out: str | Path, *, trust_remote_code: bool = False) -> Path:
+    """Merge the stage chain of ``artifact`` into a standalone checkpoint folder (written then renamed).
+    ``trust_remote_code`` is the user's to give; an artifact that needs it is refused without it."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"{out}: exists and is not empty; choose a new folder for the exported model")
-    model, tokenizer = load_stage_model(artifact, merge=True)
+    model, tokenizer = load_stage_model(artifact, merge=True, trust_remote_code=trust_remote_code)
     tmp = out.with_name(f".tmp-{out.name}.{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
