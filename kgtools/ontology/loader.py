@@ -155,7 +155,8 @@ def load_ontology(
         load(path, "input")
 
     if follow_imports:
-        _resolve_imports(loaded, by_path, catalog, load)
+        folders = sorted({p.parent for p in inputs})
+        _resolve_imports(loaded, by_path, catalog, load, lambda: _sibling_ontologies(folders, by_path))
 
     if loaded.unresolved_imports:
         iris = sorted(loaded.unresolved_imports)
@@ -173,9 +174,11 @@ def _norm(iri: str) -> str:
     return iri.rstrip("/#")
 
 
-def _resolve_imports(loaded: LoadedOntology, by_path: dict[Path, SourceFile], catalog: dict[str, Path], load) -> None:
+def _resolve_imports(loaded: LoadedOntology, by_path: dict[Path, SourceFile], catalog: dict[str, Path], load,
+                     siblings: Callable[[], dict[str, Path]]) -> None:
     declared = {_norm(iri) for f in loaded.files for iri in f.ontology_iris}
     pending = [(imp, f) for f in loaded.files for imp in f.imports]
+    found_beside: dict[str, Path] | None = None
     while pending:
         iri, importer = pending.pop(0)
         if _norm(iri) in declared:
@@ -183,6 +186,10 @@ def _resolve_imports(loaded: LoadedOntology, by_path: dict[Path, SourceFile], ca
         target = catalog.get(iri) or catalog.get(_norm(iri)) or catalog.get(_norm(iri) + "/")
         if target is None and iri.startswith("file:"):
             target = absolute(url2pathname(urlparse(iri).path))
+        if target is None:  # a file beside the inputs that declares this ontology IRI
+            if found_beside is None:
+                found_beside = siblings()
+            target = found_beside.get(_norm(iri))
         if target is not None and target.is_file():
             if target in by_path:  # a catalog maps the IRI to a file already loaded under another IRI
                 declared.add(_norm(iri))
@@ -196,6 +203,32 @@ def _resolve_imports(loaded: LoadedOntology, by_path: dict[Path, SourceFile], ca
         if target is not None:
             reason += f"; catalog points at missing {target}"
         loaded.unresolved_imports.setdefault(iri, []).append(reason)
+
+
+_SIBLING_LIMIT = 500  # files looked at beside the inputs; a folder that large should come with a catalog
+
+
+def _sibling_ontologies(folders: list[Path], loaded: dict[Path, SourceFile]) -> dict[str, Path]:
+    """Ontology IRI (and version IRI) → file, for the ontology files directly inside the folders of the
+    inputs that are not loaded yet: `owl:imports` between files of one folder resolve without a catalog.
+    Only those folders are looked at (never a path an ontology names). A file that cannot be read or
+    parsed here is left alone: if it is imported, the import stays unresolved and is reported."""
+    found: dict[str, Path] = {}
+    files = [f for folder in folders for f in sorted(folder.iterdir())
+             if f.is_file() and f.suffix.lower() in F.ONTOLOGY_EXTENSIONS and absolute(f) not in loaded]
+    for path in files[:_SIBLING_LIMIT]:
+        try:
+            fmt = F.detect_format(path)
+            if fmt == F.OBO:
+                continue
+            source = SourceFile(path=absolute(path), format=fmt, via="import")
+            quads = ox.parse(path=path, format=_OX_FORMAT[fmt], base_iri=path.as_uri(), lenient=True)
+            _scan(list(quads), source, {}, str(path))
+        except (OntologyError, SyntaxError, OSError, ValueError):
+            continue
+        for iri in source.ontology_iris:
+            found.setdefault(_norm(iri), absolute(path))
+    return found
 
 
 def _parse(path: Path, fmt: str) -> tuple[list[ox.Quad], dict[str, str], str]:

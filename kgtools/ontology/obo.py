@@ -124,6 +124,13 @@ def obo_quads(path: Path) -> tuple[list[ox.Quad], dict[str, str]]:
                 add(subject, V.RDFS_COMMENT, L(str(clause.comment)))
             elif kind == "IsObsoleteClause" and clause.obsolete:
                 add(subject, V.OWL_DEPRECATED, L("true", datatype=N(V.XSD + "boolean")))
+            elif not is_term:  # a typedef's structure is about properties: `is_a` means rdfs:subPropertyOf
+                if kind == "IsAClause":
+                    add(subject, V.RDFS_SUBPROPERTYOF, N(ids.iri(clause.typedef)))
+                elif kind == "InverseOfClause":
+                    add(subject, V.OWL_INVERSE_OF, N(ids.iri(clause.typedef)))
+                elif kind == "IsTransitiveClause" and clause.transitive:
+                    add(subject, V.RDF_TYPE, N(V.OWL_TRANSITIVE_PROPERTY))
             elif kind == "IsAClause":
                 add(subject, V.RDFS_SUBCLASSOF, N(ids.iri(clause.term)))
             elif kind == "RelationshipClause":

@@ -20,6 +20,7 @@ RDF_NIL = RDF + "nil"
 RDFS_LABEL = RDFS + "label"
 RDFS_COMMENT = RDFS + "comment"
 RDFS_SUBCLASSOF = RDFS + "subClassOf"
+RDFS_SUBPROPERTYOF = RDFS + "subPropertyOf"
 
 OWL_CLASS = OWL + "Class"
 OWL_THING = OWL + "Thing"
@@ -47,6 +48,7 @@ OWL_MEMBERS = OWL + "members"
 OWL_NAMED_INDIVIDUAL = OWL + "NamedIndividual"
 OWL_OBJECT_PROPERTY = OWL + "ObjectProperty"
 OWL_INVERSE_OF = OWL + "inverseOf"
+OWL_TRANSITIVE_PROPERTY = OWL + "TransitiveProperty"
 # Subclasses of owl:ObjectProperty that some files use as the only type of a property.
 OBJECT_PROPERTY_TYPES = frozenset(
     OWL + t

@@ -75,3 +75,68 @@ def test_obo_syntax_error_names_file_and_line(write):
     path = write("bad.obo", "format-version: 1.2\n\n[Term]\nid: X:1\nname: a\nis_a X:2\n")
     with pytest.raises(OntologyError, match=r"bad\.obo:6: OBO syntax error"):
         load_ontology([path])
+
+
+# The typedef block of go-basic.obo (Gene Ontology, 2024 release), whose `is_a:` lines between typedefs made
+# the OBO reader crash ('IsAClause' object has no attribute 'term').
+GO_TYPEDEFS = """format-version: 1.2
+ontology: go
+
+[Term]
+id: GO:0065007
+name: biological regulation
+
+[Term]
+id: GO:0050789
+name: regulation of biological process
+is_a: GO:0065007 ! biological regulation
+relationship: regulates GO:0008150 ! biological_process
+
+[Term]
+id: GO:0008150
+name: biological_process
+
+[Typedef]
+id: part_of
+name: part of
+namespace: external
+xref: BFO:0000050
+is_transitive: true
+
+[Typedef]
+id: regulates
+name: regulates
+namespace: external
+xref: RO:0002211
+is_transitive: true
+
+[Typedef]
+id: negatively_regulates
+name: negatively regulates
+namespace: external
+xref: RO:0002212
+is_a: regulates ! regulates
+
+[Typedef]
+id: has_part
+name: has part
+namespace: external
+xref: BFO:0000051
+inverse_of: part_of ! part of
+"""
+
+
+def test_typedef_is_a_is_a_subproperty_not_a_crash(write):
+    from kgtools.ontology import vocab as V
+
+    loaded = load_ontology([write("go-typedefs.obo", GO_TYPEDEFS)])
+    triples = {(str(s), str(p), str(o)) for s, p, o in loaded.graph}
+    ro = "http://purl.obolibrary.org/obo/RO_"
+    assert (ro + "0002212", V.RDFS_SUBPROPERTYOF, ro + "0002211") in triples
+    assert ("http://purl.obolibrary.org/obo/BFO_0000051", V.OWL_INVERSE_OF,
+            "http://purl.obolibrary.org/obo/BFO_0000050") in triples
+    assert ("http://purl.obolibrary.org/obo/BFO_0000050", V.RDF_TYPE, V.OWL_TRANSITIVE_PROPERTY) in triples
+    kg, _ = build_graph(loaded.graph, prefixes=loaded.prefixes)
+    rels = {(e["src"], e["rel_label"], e["dst"]) for e in kg.edges()}
+    assert ("GO:0050789", "is a", "GO:0065007") in rels
+    assert ("GO:0050789", "regulates", "GO:0008150") in rels
