@@ -15,6 +15,7 @@ import rdflib
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
 from kgtools.errors import OntologyError
+from kgtools.graph.english import humanize, reads_like_definition, split_identifier
 from kgtools.graph.model import CONCEPT_KINDS, INSTANCE_OF, IS_A, KnowledgeGraph
 from kgtools.ontology import vocab as V
 
@@ -116,17 +117,6 @@ class IdMinter:
                 end = pos
         self._cache[iri] = curie
         return curie
-
-
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_OPAQUE = re.compile(r"^[A-Za-z]+_?\d+$")
-
-
-def humanize(local: str) -> str:
-    """'isGovernedBy' → 'is governed by', 'has_symptom' → 'has symptom'; opaque ids stay as they are."""
-    if _OPAQUE.match(local):
-        return local
-    return _CAMEL.sub(" ", local).replace("_", " ").replace("-", " ").strip().lower()
 
 
 def local_name(iri: str) -> str:
@@ -251,6 +241,12 @@ def build_graph(
         label = min(labels)[2] if labels else None
         seen = {label.casefold()} if label else set()
         names, scopes = [], []
+        if label and (words := split_identifier(label)) is not None:
+            # 'MusicEvent' is read as 'music event'; the identifier stays a name of the concept
+            names.append(label)
+            scopes.append("exact")
+            label = " ".join(words)
+            seen.add(label.casefold())
         for i, rank, text in entries:
             if i >= n_label + n_syn or rank > limit or text.casefold() in seen:
                 continue
@@ -260,6 +256,8 @@ def build_graph(
         definition = None
         for i, rank, text in entries:  # sorted by predicate priority, then language rank, then text
             if i >= n_label + n_syn and rank <= limit:
+                if _LITERAL_PREDICATES[i] == V.RDFS_COMMENT and not reads_like_definition(text):
+                    continue  # an editor's note or 'Key: value' metadata, not a definition
                 definition = text
                 break
         return label, names, scopes, definition
@@ -415,7 +413,7 @@ def build_graph(
             return rel, rel_labels[rel]
         rid = mint(rel)
         if rid not in rel_labels:
-            label = best_label(rel)
+            label = best_label(rel)  # identifier-like labels ('startDate') are already split into words
             if label is None:
                 label = V.OBO_RELATION_LABELS.get(rid) or humanize(local_name(rel))
             rel_labels[rid] = label

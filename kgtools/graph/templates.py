@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from kgtools.errors import ConfigError
+from kgtools.graph import english as E
 
 PLACEHOLDERS = frozenset({"subject", "object", "subject_type", "object_type"})
-_PREPOSITIONS = {"by", "in", "on", "to", "of", "from", "with", "at", "for", "into", "as", "about", "than"}
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,12 @@ BUILTIN: dict[str, RelationTemplates] = {
         ["Where is {subject} located?", "Which {object_type} does {subject} affect?", "What is the site of {subject}?"],
         ["Which {subject_type} is located in the {object}?", "Name a {subject_type} of the {object}."],
     ),
+    "related": _t(
+        ["{subject} is related to {object}.", "{object} is related to {subject}.",
+         "{subject} and {object} are related concepts."],
+        ["What is {subject} related to?", "Name a concept related to {subject}.", "Which concept is related to {subject}?"],
+        ["What is related to {object}?", "Name a concept related to {object}."],
+    ),
     "part of": _t(
         ["{subject} is part of {object}.", "{object} includes {subject}.", "{subject} is a component of {object}."],
         ["What is {subject} part of?", "{subject} is a component of what?"],
@@ -105,65 +111,162 @@ def normalise_label(label: str) -> str:
     return " ".join(label.replace("_", " ").split()).casefold()
 
 
-def _article(noun_phrase: str) -> str:
-    return "an" if noun_phrase[:1].lower() in "aeiou" else "a"
+@dataclass(frozen=True)
+class Phrase:
+    """How a relation label reads, found with English morphology rather than by cutting strings.
+
+    kind: ``has`` ("has symptom": noun = "symptom"), ``noun_of`` ("is part of": noun = "part"),
+    ``noun`` ("therapeutic uses": noun = "therapeutic use"), ``verb`` ("identifies and records", "immunizes
+    against disease": verb words, then ``prep`` and the range's ``noun``, or an opaque ``rest``),
+    ``passive`` ("caused by", "is represented by": participle or adjective phrase after "is"), ``copula``
+    (what is left: said with "is")."""
+
+    kind: str
+    text: str  # the label as words, case kept
+    noun: str = ""
+    verbs: tuple[str, ...] = ()  # third-person forms as written
+    lemmas: tuple[str, ...] = ()  # their base forms
+    joiner: str = "and"
+    prep: str = ""
+    rest: str = ""
+    active: str = ""  # "{object} <active> {subject}" for "<participle> by" labels ("causes")
+
+    def verb_text(self, form: str) -> str:
+        """The verb group: 'identifies and records' (vbz), 'identify and record' (base), 'identified
+        and recorded' (vbn)."""
+        words = {"vbz": self.verbs, "base": self.lemmas,
+                 "vbn": tuple(E.past_participle(v) or v for v in self.lemmas)}[form]
+        return f" {self.joiner} ".join(words)
 
 
-def _base_verb(verb: str) -> str:
-    """'treats' → 'treat', 'classifies' → 'classify', 'comprises' → 'comprise', 'issues' → 'issue'."""
-    if verb.endswith("ies"):
-        return verb[:-3] + "y"
-    if verb.endswith(("sses", "shes", "ches", "xes", "zes")):
-        return verb[:-2]
-    return verb[:-1]
+@lru_cache(maxsize=4096)
+def analyse(label: str) -> Phrase:
+    words = E.label_words(label)
+    if not words:
+        raise ValueError("empty relation label")
+    low = [w.lower() for w in words]
+    text = " ".join(words)
+    last_prep = E.is_preposition(low[-1])
+    if low[0] in ("has", "have") and len(words) > 1 and not last_prep:
+        noun = words[2:] if low[1] in ("a", "an", "the") and len(words) > 2 else words[1:]
+        return Phrase("has", text, noun=E.singular_phrase(" ".join(noun)))
+    if low[0] in ("is", "are") and len(words) > 2 and low[-1] == "of" and not E.participle_lemma(low[1]):
+        noun = words[2:-1] if low[1] in ("a", "an", "the") and len(words) > 3 else words[1:-1]
+        return Phrase("noun_of", text, noun=" ".join(noun))
+    if low[0] in ("is", "are") and len(words) > 1:
+        return _passive(words[1:])
+    verbs, lemmas, i, joiner = [], [], 0, "and"
+    while i < len(words):
+        lemma = E.verb_lemma(words[i]) if not E.is_acronym(words[i]) else None
+        if lemma is None:
+            break
+        verbs.append(words[i])
+        lemmas.append(lemma)
+        i += 1
+        if i + 1 < len(words) and low[i] in ("and", "or") and E.verb_lemma(words[i + 1]):
+            joiner = low[i]
+            i += 1
+            continue
+        break
+    if verbs and not (len(words) == 1 and E.is_noun(words[0]) and not E.verb_lemma(words[0])):
+        rest = words[i:]
+        phrase = Phrase("verb", text, verbs=tuple(verbs), lemmas=tuple(lemmas), joiner=joiner)
+        if not rest:
+            return phrase
+        if len(rest) == 1 and E.is_preposition(rest[0]):
+            return Phrase(**{**phrase.__dict__, "prep": rest[0]})
+        inner = rest[1:] if E.is_preposition(rest[0]) else rest
+        if inner and not any(E.is_preposition(w) or w.lower() in ("and", "or") for w in inner) \
+                and E.is_noun(inner[-1]):
+            prep = rest[0] if inner is not rest else ""
+            return Phrase(**{**phrase.__dict__, "prep": prep, "noun": " ".join(inner)})
+        return Phrase(**{**phrase.__dict__, "rest": " ".join(rest)})
+    if last_prep or (E.participle_lemma(low[0]) and len(words) == 1) or \
+            (E.participle_lemma(low[0]) and len(words) > 2 and E.is_preposition(low[1])):
+        return _passive(words)
+    first = low[0]
+    if len(words) > 1 and first.endswith("s") and not first.endswith("ss") and len(first) > 3 \
+            and not E.is_noun(first):  # a verb lemminflect does not know (often a typo): said as written
+        return Phrase("opaque_verb", text)
+    if E.is_noun(words[-1]) and not E.is_preposition(low[0]):
+        return Phrase("noun", text, noun=E.singular_phrase(text))
+    return Phrase("passive", text)
+
+
+def _passive(words: list[str]) -> Phrase:
+    """'caused by' (active: 'causes'), 'linked to account' (the range 'account' after the preposition)."""
+    low = [w.lower() for w in words]
+    lemma = E.participle_lemma(low[0])
+    if len(words) == 2 and low[1] == "by" and lemma:
+        return Phrase("passive", " ".join(words), active=E.third_person(lemma) or "")
+    if lemma and len(words) > 2 and E.is_preposition(low[1]) and E.is_noun(words[-1]) \
+            and not any(E.is_preposition(w) for w in low[2:]):
+        return Phrase("passive", " ".join(words[:2]), prep=words[1], noun=" ".join(words[2:]))
+    return Phrase("passive", " ".join(words))
 
 
 def derive(label: str) -> RelationTemplates:
-    """Phrasings derived from a relation label alone."""
-    words = normalise_label(label).split()
-    if not words:
-        raise ValueError("empty relation label")
-    text = " ".join(words)
-    ends_in_preposition = words[-1] in _PREPOSITIONS
-    if words[0] == "has" and len(words) > 1 and not ends_in_preposition:
-        np = " ".join(words[1:])
-        a = _article(np)
+    """Phrasings derived from a relation label alone (see :class:`Phrase` for the shapes recognised)."""
+    p = analyse(label)
+    if p.kind in ("has", "noun"):
+        a = E.with_article(p.noun)
+        statements = [f"{{subject}} has {{object}} as {a}.", f"{{object}} is {a} of {{subject}}."]
+        if not E.uncountable(p.noun):
+            statements.append(f"One {p.noun} of {{subject}} is {{object}}.")
         return RelationTemplates(
-            (f"{{subject}} has {{object}} as {a} {np}.", f"{{object}} is {a} {np} of {{subject}}.",
-             f"One {np} of {{subject}} is {{object}}."),
-            (f"What is {a} {np} of {{subject}}?", f"Name {a} {np} of {{subject}}."),
-            (f"What has {{object}} as {a} {np}?", f"{{object}} is {a} {np} of what?"),
+            tuple(statements),
+            (f"What is {a} of {{subject}}?", f"Name {a} of {{subject}}."),
+            (f"What has {{object}} as {a}?", f"{{object}} is {a} of what?"),
         )
-    if words[0] == "is" and len(words) > 2 and words[-1] == "of":
-        np = " ".join(words[1:-1])
-        a = _article(np)
+    if p.kind == "noun_of":
+        a = E.with_article(p.noun)
         return RelationTemplates(
-            (f"{{subject}} is {a} {np} of {{object}}.", f"{{object}} has {{subject}} as {a} {np}."),
-            (f"What is {{subject}} {a} {np} of?", f"{{subject}} is {a} {np} of what?"),
-            (f"What is {a} {np} of {{object}}?", f"Name {a} {np} of {{object}}."),
+            (f"{{subject}} is {a} of {{object}}.", f"{{object}} has {{subject}} as {a}."),
+            (f"What is {{subject}} {a} of?", f"{{subject}} is {a} of what?"),
+            (f"What is {a} of {{object}}?", f"Name {a} of {{object}}."),
         )
-    if words[0] in ("is", "are", "has", "have"):
-        rest = " ".join(words[1:])
+    if p.kind == "verb":
+        return _verb_templates(p)
+    if p.kind == "opaque_verb":
+        return RelationTemplates((f"{{subject}} {p.text} {{object}}.",), (f"{{subject}} {p.text} what?",),
+                                 (f"What {p.text} {{object}}?", f"Name something that {p.text} {{object}}."))
+    if p.noun:  # "linked to account"
+        a = E.with_article(p.noun)
         return RelationTemplates(
-            (f"{{subject}} {text} {{object}}.", f"It is stated that {{subject}} {text} {{object}}."),
-            (f"What {words[0]} {{subject}} {rest}?" if words[0] in ("is", "are") else f"What {text} {{subject}}?",
-             f"{{subject}} {text} what?"),
-            (f"What {text} {{object}}?", f"Name something that {text} {{object}}."),
-        )
-    first = words[0]
-    if first.endswith("s") and not first.endswith("ss") and len(first) > 3:  # a verb in the third person
-        rest = " ".join(words[1:])
-        ask = f"What does {{subject}} {_base_verb(first)}{(' ' + rest) if rest else ''}?"
-        return RelationTemplates(
-            (f"{{subject}} {text} {{object}}.", f"It is stated that {{subject}} {text} {{object}}."),
-            (ask, f"{{subject}} {text} what?"),
-            (f"What {text} {{object}}?", f"Name something that {text} {{object}}."),
-        )
-    # a participle, an adjective or a prepositional phrase: "caused by", "located in", "subject to"
+            (f"{{subject}} is {p.text} {{object}}.", f"{{object}} is {a} that {{subject}} is {p.text}."),
+            (f"Which {p.noun} is {{subject}} {p.text}?", f"{{subject}} is {p.text} which {p.noun}?"),
+            (f"What is {p.text} {{object}}?", f"Name something that is {p.text} {{object}}."))
+    statements = [f"{{subject}} is {p.text} {{object}}."]
+    if p.active:
+        statements.append(f"{{object}} {p.active} {{subject}}.")
     return RelationTemplates(
-        (f"{{subject}} is {text} {{object}}.", f"It is stated that {{subject}} is {text} {{object}}."),
-        (f"What is {{subject}} {text}?", f"{{subject}} is {text} what?"),
-        (f"What is {text} {{object}}?", f"Name something that is {text} {{object}}."),
+        tuple(statements),
+        (f"What is {{subject}} {p.text}?", f"{{subject}} is {p.text} what?"),
+        (f"What is {p.text} {{object}}?", f"Name something that is {p.text} {{object}}."),
+    )
+
+
+def _verb_templates(p: Phrase) -> RelationTemplates:
+    vbz, base = p.verb_text("vbz"), p.verb_text("base")
+    if p.noun:  # "immunizes against disease", "allocates identifier": the label names the range
+        a = E.with_article(p.noun)
+        tail = f" {p.prep}" if p.prep else ""
+        said = f"{vbz}{tail}" if p.prep else f"{vbz} the {p.noun}"
+        return RelationTemplates(
+            (f"{{subject}} {said} {{object}}.", f"{{object}} is {a} that {{subject}} {vbz}{tail}."),
+            (f"Which {p.noun} does {{subject}} {base}{tail}?", f"{{subject}} {vbz}{tail} which {p.noun}?"),
+            (f"What {said} {{object}}?", f"Name something that {said} {{object}}."),
+        )
+    tail = f" {p.prep or p.rest}" if (p.prep or p.rest) else ""
+    statements = [f"{{subject}} {vbz}{tail} {{object}}."]
+    inverse = [f"What {vbz}{tail} {{object}}?", f"Name something that {vbz}{tail} {{object}}."]
+    if not tail:
+        statements.append(f"{{object}} is {p.verb_text('vbn')} by {{subject}}.")
+        inverse[1] = f"{{object}} is {p.verb_text('vbn')} by what?"
+    return RelationTemplates(
+        tuple(statements),
+        (f"What does {{subject}} {base}{tail}?", f"{{subject}} {vbz}{tail} what?"),
+        tuple(inverse),
     )
 
 
@@ -224,20 +327,21 @@ class TemplateBook:
 
 def definite_description(label: str, subject: str, object_type: str) -> str:
     """A noun phrase naming the unique object of (subject, relation), for chaining questions:
-    "treated by" → "the drug that influenza is treated by"; "has symptom" → "the symptom of influenza"."""
-    words = normalise_label(label).split()
-    text = " ".join(words)
-    if text == "is a":
+    "treated by" → "the drug that influenza is treated by"; "has symptom" → "the symptom of influenza";
+    "immunizes against disease" → "the disease that X immunizes against"."""
+    if normalise_label(label) == "is a":
         return f"the broader class of {subject}"
-    if words[0] == "has" and len(words) > 1 and words[-1] not in _PREPOSITIONS:
-        return f"the {' '.join(words[1:])} of {subject}"
-    if words[0] == "is" and len(words) > 2 and words[-1] == "of":
-        np = " ".join(words[1:-1])
-        return f"the {object_type} that {subject} is {_article(np)} {np} of"
-    first = words[0]
-    if words[0] in ("is", "are", "has", "have") or (first.endswith("s") and not first.endswith("ss") and len(first) > 3):
-        return f"the {object_type} that {subject} {text}"
-    return f"the {object_type} that {subject} is {text}"
+    p = analyse(label)
+    if p.kind in ("has", "noun"):
+        return f"the {p.noun} of {subject}"
+    if p.kind == "noun_of":
+        return f"the {object_type} that {subject} is {E.with_article(p.noun)} of"
+    if p.kind == "verb":
+        tail = f" {p.prep or p.rest}" if (p.prep or p.rest) else ""
+        return f"the {p.noun or object_type} that {subject} {p.verb_text('vbz')}{tail}"
+    if p.kind == "opaque_verb":
+        return f"the {object_type} that {subject} {p.text}"
+    return f"the {p.noun or object_type} that {subject} is {p.text}"
 
 
 # -- rendering ----------------------------------------------------------------------------------------

@@ -123,7 +123,7 @@ def test_labels_synonyms_definitions_by_language(kg_of):
             obo:IAO_0000115 "A viral respiratory infection."@en ;
             rdfs:comment "Not the definition." ;
             skos:definition "Eine Virusinfektion."@de .
-        ex:Other a owl:Class ; rdfs:comment "Only a comment."@en-GB ; rdfs:label "other"@en-GB .
+        ex:Other a owl:Class ; rdfs:comment "Only a comment that defines it."@en-GB ; rdfs:label "other"@en-GB .
         ex:NoLabel a owl:Class .
     """
     kg, _ = kg_of(body)
@@ -132,7 +132,7 @@ def test_labels_synonyms_definitions_by_language(kg_of):
     assert flu["definition"] == "A viral respiratory infection."
     assert list(zip(flu["synonyms"], flu["synonym_scopes"], strict=True)) == [
         ("flu", "exact"), ("grippe", "related"), ("viral fever", "broad")]
-    assert kg.node("ex:Other")["definition"] == "Only a comment."  # en matches en-GB
+    assert kg.node("ex:Other")["definition"] == "Only a comment that defines it."  # en matches en-GB
     assert kg.node("ex:Other")["label"] == "other"
     assert kg.node("ex:NoLabel")["label"] is None
     de, _ = kg_of(body, languages=["de"])
