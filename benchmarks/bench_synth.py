@@ -3,6 +3,7 @@ and on a generated 200,000-class graph.
 
     python benchmarks/bench_synth.py                  # FIBO (if ../shared is there) and generated 200k
     python benchmarks/bench_synth.py --classes 50000  # a smaller generated graph
+    python benchmarks/bench_synth.py --quality        # per shared ontology: MCQ baselines, negatives, time vs before
 
 Each measurement runs in a fresh process: generation throughput is timed over the first N examples of the
 generator (single process); the whole stage (generation, leak check, parquet, JSONL, DatasetDict) is run
@@ -54,6 +55,94 @@ def child(kind: str, kg_path: str, n: int, weight: float) -> dict:
     return {"examples": count, "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
 
 
+def quality_child(kg_path: str) -> dict:
+    """Generate every example of one graph with the kgtools on sys.path; seconds, count and (if this
+    kgtools reports it) the quality section of the report."""
+    import kgtools
+    from kgtools.config import SynthConfig
+    from kgtools.graph.io import load_graph
+    from kgtools.synth.generate import Synthesizer
+
+    graph = load_graph(kg_path)
+    start = time.perf_counter()
+    syn = Synthesizer(graph, SynthConfig())
+    examples = list(syn.examples())
+    seconds = time.perf_counter() - start
+    out = {"examples": len(examples), "seconds": seconds, "kgtools": kgtools.__file__}
+    try:
+        from kgtools.synth.stage import _Tally
+    except ImportError:
+        return out
+    if "name" in _Tally.__init__.__code__.co_varnames:
+        tally = _Tally(syn.name)
+        for e in examples:
+            tally.add(e)
+        out["quality"] = tally.quality()
+    return out
+
+
+QUALITY_ONTOLOGIES = {
+    "doid": ["doid/DO_infectious_disease_slim.owl"], "maxo": ["maxo/maxo-base.owl"], "fibo": ["fibo"],
+    "stw": ["stw/stw-skos.ttl"], "unesco": ["unesco/unesco-thesaurus.ttl"], "dfe-curriculum": ["dfe-curriculum"],
+}
+
+
+def quality(baseline_ref: str, repeats: int) -> None:
+    """Per shared ontology: the three MCQ no-knowledge baselines against chance, the share of each negative
+    kind per use, median and maximum answer length in words, and generation time against the generator of
+    ``baseline_ref`` (a git revision, checked out in a temporary worktree), each best of ``repeats`` runs
+    in fresh processes."""
+    from kgtools.artifacts import ArtifactStore
+    from kgtools.config import KgConfig
+    from kgtools.graph.stage import build_kg
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        worktree = tmp / "baseline"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), baseline_ref],
+                       check=True, capture_output=True)
+        try:
+            rows = []
+            for name, parts in QUALITY_ONTOLOGIES.items():
+                paths = [SHARED / p for p in parts]
+                if not all(p.exists() for p in paths):
+                    print(f"{name}: not found under {SHARED}, skipped")
+                    continue
+                kg = build_kg(KgConfig(ontologies=paths), ArtifactStore(tmp / "a")).path
+                new = min((_quality_run(kg, None) for _ in range(repeats)), key=lambda r: r["seconds"])
+                old = min((_quality_run(kg, worktree) for _ in range(repeats)), key=lambda r: r["seconds"])
+                rows.append((name, new, old))
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], capture_output=True)
+    print(f"\n{'ontology':<16}{'MCQ':>6}{'chance':>8}{'overlap':>9}{'longest':>9}{'frequent':>10}"
+          f"{'answer words (median/max)':>27}{'examples':>10}{'s':>7}{'baseline s':>12}{'ratio':>7}")
+    for name, new, old in rows:
+        b, w = new["quality"]["mcq_baselines"], new["quality"]["answer_words"]
+        print(f"{name:<16}{b['n']:>6}{b['chance']:>8.3f}{b['word_overlap']:>9.3f}{b['longest_choice']:>9.3f}"
+              f"{b['most_frequent_answer']:>10.3f}{w['median']:>14}/{w['max']:<12}{new['examples']:>10,}"
+              f"{new['seconds']:>7.2f}{old['seconds']:>12.2f}{new['seconds'] / old['seconds']:>6.2f}x")
+    print("\nnegative kinds, share per use (mcq distractors, yes_no statements, rejected answers, preference split):")
+    for name, new, _ in rows:
+        shares = new["quality"]["negative_kind_shares"]
+        print(f"  {name:<16}" + "; ".join(f"{use}: " + ", ".join(f"{k} {v:.2f}" for k, v in kinds.items())
+                                         for use, kinds in shares.items()))
+
+
+def _quality_run(kg: Path, worktree: Path | None) -> dict:
+    env = dict(os.environ)
+    if worktree is not None:
+        env["PYTHONPATH"] = str(worktree) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run([sys.executable, __file__, "--quality-child", str(kg)], capture_output=True, text=True,
+                          env=env, cwd=worktree or ROOT)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-3000:])
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    expected = worktree or ROOT
+    if not result["kgtools"].startswith(str(expected)):
+        raise RuntimeError(f"the child imported {result['kgtools']}, not the kgtools of {expected}")
+    return result
+
+
 def _peak_rss_mb() -> float:
     """This process's own peak RSS (VmHWM). ru_maxrss would include the forked parent's pages."""
     for line in open("/proc/self/status"):
@@ -78,7 +167,18 @@ def main() -> None:
     parser.add_argument("--weights", type=float, nargs="*", default=[0.25, 1.0],
                         help="task weights for the whole-stage runs (0.25 gives ~1M examples on the 200k graph)")
     parser.add_argument("--no-fibo", action="store_true")
+    parser.add_argument("--quality", action="store_true", help="data-quality figures per shared ontology instead")
+    parser.add_argument("--baseline-ref", default="1e85f04",
+                        help="git revision whose generator --quality times against (default: before issue 12)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quality-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quality_child:
+        print(json.dumps(quality_child(args.quality_child)))
+        return
+    if args.quality:
+        quality(args.baseline_ref, args.repeats)
+        return
     if args.child:
         kind, path, n, weight = args.child
         print(json.dumps(child(kind, path, int(n), float(weight))))

@@ -170,6 +170,10 @@ class TasksConfig(StageConfig):
 
 
 NEGATIVE_KINDS = ("disjoint", "hierarchy", "functional", "unasserted")
+# Ontology plumbing: upper-ontology classes (BFO), the information-artifact and metadata vocabularies whose
+# terms are curation statuses and annotation values (IAO, OMO), and owl:Thing.
+PLUMBING = ("owl:Thing", "http://www.w3.org/2002/07/owl#Thing", "BFO:*", "http://purl.obolibrary.org/obo/BFO_*",
+            "IAO:*", "http://purl.obolibrary.org/obo/IAO_*", "OMO:*", "http://purl.obolibrary.org/obo/OMO_*")
 
 
 class NegativesConfig(StageConfig):
@@ -182,8 +186,11 @@ class NegativesConfig(StageConfig):
     preference: int = Field(0, ge=0, le=32, description=(
         "extra corrupted statements per trained true/false statement, in the `preference` split that only the "
         "reinforce stage reads; never a corrupted triple that an evaluation split asks about"))
+    preference_kinds: list[str] = Field(default_factory=lambda: ["disjoint", "hierarchy", "functional"], description=(
+        "kinds the `preference` split draws on: by default never `unasserted` (open world: merely not stated "
+        "is not known to be false, and reinforce pushes hardest)"))
 
-    @field_validator("yes_no", "mcq", "rejected")
+    @field_validator("yes_no", "mcq", "rejected", "preference_kinds")
     @classmethod
     def _kinds(cls, value: list[str]) -> list[str]:
         return _only(value, NEGATIVE_KINDS, "negative kind")
@@ -206,10 +213,17 @@ class SynthConfig(StageConfig):
     splits: SplitsConfig = SplitsConfig()
     templates_per_fact: int = Field(2, ge=1, le=20, description="training phrasings per fact group")
     mcq_choices: int = Field(4, ge=2, le=10)
+    mcq_max_per_answer: int | None = Field(8, ge=1, description=(
+        "at most this many multiple-choice questions share one correct answer: a concept that answers hundreds "
+        "of them ('viral infectious disease') would be guessed right by answer frequency alone; null: no cap"))
     list_max_items: int = Field(8, ge=2)
     max_hops: int = Field(3, ge=2, le=3)
     context_facts: int = Field(3, ge=0, description="neighbouring facts added to the supporting ones in `context`")
     relations: list[str] = Field(default_factory=list, description="only these relations (ids or labels); all if empty")
+    exclude: list[str] = Field(default_factory=lambda: list(PLUMBING), description=(
+        "ids or IRIs (shell patterns) of ontology plumbing never used as subject, answer or noun: upper-ontology "
+        "roots, curation-status and annotation individuals; [] keeps everything"))
+    multi_hop_taxonomic: bool = Field(False, description="allow multi-hop chains made of is_a edges only")
     templates: dict[str, RelationTemplateConfig] = Field(default_factory=dict)
     system_prompt: str | None = None
 
@@ -331,6 +345,14 @@ class ReinforceSettings(OptimSettings):
     lr: float = Field(5e-4, gt=0)
     epochs: float = Field(1, gt=0)
     tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "yes_no", "mcq"], min_length=1)
+    negative_kinds: list[str] = Field(default_factory=lambda: ["disjoint", "hierarchy", "functional"], description=(
+        "kinds of corrupted fact a training pair may reject; `unasserted` (merely not stated) is left out by "
+        "default: in an open-world ontology it may be true"))
+
+    @field_validator("negative_kinds")
+    @classmethod
+    def _kinds(cls, value: list[str]) -> list[str]:
+        return _only(value, NEGATIVE_KINDS, "negative kind")
 
 
 class TrainConfig(StageConfig):

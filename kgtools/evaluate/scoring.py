@@ -58,6 +58,17 @@ def list_match(prediction: str, gold: Sequence[Sequence[str]]) -> tuple[bool, bo
     return exact, contains
 
 
+def any_two_match(prediction: str, gold: Sequence[Sequence[str]]) -> tuple[bool, bool]:
+    """For "Name two." questions over a large answer set: (exact: two or more items, each a member of the
+    set, no member named twice; contains: at least one member appears in the prediction)."""
+    items = list_items(prediction)
+    alias_sets = [{normalise(a) for a in aliases} for aliases in gold]
+    hits = [next((j for j, s in enumerate(alias_sets) if i in s), None) for i in items]
+    exact = len(items) >= 2 and None not in hits and len(set(hits)) == len(hits)
+    contains = any(contains_match(prediction, aliases) for aliases in gold)
+    return exact, contains
+
+
 def truth_value(text: str) -> bool | None:
     words = normalise(text).split()
     if not words:

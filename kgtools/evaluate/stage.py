@@ -233,6 +233,8 @@ def _score_open(ex: dict[str, Any], text: str) -> tuple[bool, bool]:
     if ex["task"] == "definition":
         gold = [ex["answer"]]
         return scoring.exact_match(text, gold), scoring.contains_match(text, gold)
+    if ex["template_id"].endswith("/two"):  # "Name two.": any two members of the answer set
+        return scoring.any_two_match(text, ex["answer_aliases"])
     aliases = [a for group in ex["answer_aliases"] for a in group] or [ex["answer"]]
     return scoring.exact_match(text, aliases), scoring.contains_match(text, aliases)
 

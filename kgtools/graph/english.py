@@ -35,6 +35,8 @@ def split_identifier(text: str) -> list[str] | None:
     not one (it has spaces, or splitting would cut a word such as 'mRNA', 'pH' or 'iPhone')."""
     if not text or " " in text:
         return None
+    if "_" not in text and not re.search(r"[a-z][A-Z]|[A-Z]{2,}[a-z]", text):
+        return None  # a plain or hyphenated word ("co-maker", "X-ray", "long-term") is no identifier
     parts = [p for p in re.split(r"[_\-]+", text) if p]
     pieces: list[str] = []
     for part in parts:
@@ -44,8 +46,6 @@ def split_identifier(text: str) -> list[str] | None:
         pieces += found
     if len(pieces) < 2 or any(len(p) < 2 and not p.isdigit() for p in pieces):
         return None
-    if len(parts) == 1 and not any(c.isupper() for c in text[1:]):
-        return None  # a plain word, or a hyphenated one ("x-ray") is not an identifier
     return [p if is_acronym(p) else p.lower() for p in pieces]
 
 

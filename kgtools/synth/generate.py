@@ -18,6 +18,7 @@ answers only, and asked in test_heldout only when every answer is held out.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,7 +26,8 @@ from typing import Any
 
 from kgtools.config import TRAINING_SPLITS, SynthConfig
 from kgtools.errors import ConfigError
-from kgtools.graph.model import KnowledgeGraph
+from kgtools.graph.english import clean_text
+from kgtools.graph.model import INSTANCE_OF, IS_A, KnowledgeGraph
 from kgtools.graph.templates import TemplateBook, capitalise, definite_description, normalise_label, render
 from kgtools.synth.facts import NEGATIVE_KINDS, Fact, FactIndex, unit_hash
 
@@ -39,6 +41,9 @@ YES_NO_FORMS = (("True or false: {statement}", "True", "False"),
                 ("Is the following statement correct? {statement}", "Yes", "No"),
                 ("Answer yes or no. {statement}", "Yes", "No"))
 LIST_SUFFIX = " List all of them."
+# For answer sets larger than list_max_items: any two of them are right. Said after the question, so that
+# it reads well after "Which …?", "What is one …?" and "Name a …." alike.
+NAME_TWO = " (There are many right answers; name two.)"
 
 
 @dataclass
@@ -54,7 +59,7 @@ class Synthesizer:
     def __init__(self, kg: KnowledgeGraph, cfg: SynthConfig):
         self.cfg = cfg
         self.seed = cfg.seed
-        self.ix = ix = FactIndex(kg)
+        self.ix = ix = FactIndex(kg, cfg.exclude)
         self.kg = kg
         self.book = TemplateBook(kg.relation_labels(), cfg.template_overrides(), key="synth.templates")
         self.weights = cfg.tasks.active()
@@ -73,6 +78,10 @@ class Synthesizer:
             self.inv[(f.r, f.o)].append(f)
             self.by_subject[f.s].append(f)
         self.stats: Counter = Counter()
+        self._emitted: set[bytes] = set()  # example ids: each example once
+        self._answers: dict[bytes, bytes] = {}  # prompt → answer: no prompt with two different answers
+        self._definitions = Counter(clean_text(d.get("definition")).casefold()
+                                    for n, d in kg.g.nodes(data=True) if n in ix.label and d.get("definition"))
         self._said: dict[Fact, str] = {}
         self._neighbours: dict[str, list[Fact]] = {}
 
@@ -132,7 +141,7 @@ class Synthesizer:
         return "train" if len(train) == len(facts) else ("heldout" if not train else "mixed")
 
     def name(self, n: str) -> str:
-        return self.ix.label[n]
+        return self.ix.display[n]
 
     def join(self, nodes: list[str]) -> str:
         names = [self.name(n) for n in nodes]
@@ -142,7 +151,8 @@ class Synthesizer:
         out = []
         for n in nodes:
             data = self.kg.g.nodes[n]
-            out.append([data["label"], *(data.get("synonyms") or ())])
+            shown = self.ix.display.get(n, data["label"])
+            out.append([data["label"], *(data.get("synonyms") or ()), *([shown] if shown != data["label"] else [])])
         return out
 
     def statement(self, f: Fact, i: int = 0) -> str:
@@ -173,18 +183,18 @@ class Synthesizer:
                 answer_ids: list[str], *, support: list[Fact], subject: str, relation: str,
                 accepted: list[str] | None = None, choices: list[str] | None = None, answer_index: int = -1,
                 rejected: str | None = None, negative_kind: str | None = None, path: list[str] | None = None,
-                rationale: str | None = None, distractor_kinds: list[str] | None = None) -> dict[str, Any]:
+                rationale: str | None = None, distractor_kinds: list[str] | None = None,
+                alias_ids: list[str] | None = None) -> dict[str, Any]:
         triples = [f.key for f in support]
         ident = hashlib.blake2b("\x1f".join([task, template_id, prompt, answer]).encode(), digest_size=8).hexdigest()
         reply = f"{rationale} So the answer is {answer}." if rationale else answer
         messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply}]
         if self.cfg.system_prompt:
             messages.insert(0, {"role": "system", "content": self.cfg.system_prompt})
-        self.stats[f"{split}/{task}"] += 1
         return {
             "id": ident, "task": task, "split": split, "split_reason": reason, "template_id": template_id,
             "prompt": prompt, "answer": answer, "answer_ids": answer_ids,
-            "accepted_ids": sorted(set(accepted or answer_ids)), "answer_aliases": self.aliases(answer_ids),
+            "accepted_ids": sorted(set(accepted or answer_ids)), "answer_aliases": self.aliases(alias_ids or answer_ids),
             "choices": choices or [], "answer_index": answer_index, "rejected": rejected,
             "negative_kind": negative_kind, "distractor_kinds": distractor_kinds or [],
             "context": self.context(support, subject), "triples": triples, "path": path or [subject],
@@ -197,7 +207,25 @@ class Synthesizer:
                 "multi_hop": self.multi_hop, "mcq": self.mcq, "yes_no": self.yes_no, "list": self.lists}
         for task in gens:
             if task in self.weights and self.weights[task] > 0:
-                yield from gens[task]()
+                for e in gens[task]():
+                    if self._admit(e):
+                        yield e
+
+    def _admit(self, e: dict[str, Any]) -> bool:
+        """Each example once (ids are unique in an artifact), and never a prompt asked again with another
+        answer (two concepts that read alike): the first one stands, the others are counted and dropped."""
+        ident = bytes.fromhex(e["id"])
+        if ident in self._emitted:
+            self.stats["dropped_duplicate_example"] += 1
+            return False
+        prompt = hashlib.blake2b(e["prompt"].encode(), digest_size=8).digest()
+        answer = hashlib.blake2b(e["answer"].encode(), digest_size=8).digest()
+        if self._answers.setdefault(prompt, answer) != answer:
+            self.stats["dropped_prompt_with_other_answer"] += 1
+            return False
+        self._emitted.add(ident)
+        self.stats[f"{e['split']}/{e['task']}"] += 1
+        return True
 
     def _questions(self, rel: str, inverse: bool) -> list[tuple[str, str]]:
         t = self.book.get(rel)
@@ -213,6 +241,11 @@ class Synthesizer:
         if o is not None:
             values["object"] = (self.name(o), None)
         return values
+
+    def _two(self, nodes: list[str], tid: str) -> list[str]:
+        """Two members of a large answer set, drawn deterministically, in their original order."""
+        picked = sorted(nodes, key=lambda n: self._h("two", tid, n))[:2]
+        return [n for n in nodes if n in picked]
 
     def _rejected_object(self, f: Fact, answer_ids: list[str]) -> tuple[str | None, str | None]:
         bad = self.ix.object_corruptions(f, tuple(self.cfg.negatives.rejected), 1, (self.seed, "rejected"))
@@ -235,11 +268,16 @@ class Synthesizer:
                 prompt = render(tpl, self._values(s, None, s, objs[0]))[0]
                 if list_task:
                     prompt, tid = prompt + LIST_SUFFIX, tid.replace("/q", "/list-q")
-                rejected, kind = self._rejected_object(used[0], objs)
                 accepted = sorted(self.ix.closure(s, r)) if not list_task else objs
+                alias_ids = None
+                if len(objs) > self.cfg.list_max_items:  # an unbounded answer: ask for two, any two count
+                    alias_ids, objs = objs, self._two(objs, tid)
+                    used = [f for f in used if f.o in objs]
+                    prompt, tid = prompt + NAME_TWO, tid + "/two"
+                rejected, kind = self._rejected_object(used[0], objs)
                 yield self.example(task, split, reason, tid, prompt, self.join(objs), objs, support=used, subject=s,
                                    relation=r, accepted=[a for a in accepted if a in self.ix.label],
-                                   rejected=rejected, negative_kind=kind)
+                                   rejected=rejected, negative_kind=kind, alias_ids=alias_ids)
 
     def lists(self) -> Iterator[dict[str, Any]]:
         """All objects of a group ("What is a symptom of X? List all of them.") and all subjects of an
@@ -269,21 +307,58 @@ class Synthesizer:
                 used = facts if split == "test_heldout" else train
                 subs = [f.s for f in used]
                 prompt = render(tpl, self._values(None, o, subs[0], o))[0]
+                alias_ids = None
+                if len(subs) > self.cfg.list_max_items:  # "Name something that immunizes Homo sapiens": two
+                    alias_ids, subs = subs, self._two(subs, tid)
+                    used = [f for f in used if f.s in subs]
+                    prompt, tid = prompt + NAME_TWO, tid + "/two"
                 bad = self.ix.subject_corruption(used[0], tuple(self.cfg.negatives.rejected), (self.seed, "rejected"))
                 rejected = self.join([bad[0] if a == used[0].s else a for a in subs]) if bad else None
                 accepted = {x for sub in subs for x in (sub, *self.ix.descendants(sub))}
                 yield self.example("inverse_qa", split, reason, tid, prompt, self.join(subs), subs, support=used,
                                    subject=o, relation=r, accepted=sorted(a for a in accepted if a in self.ix.label),
-                                   rejected=rejected, negative_kind=bad[1] if bad else None)
+                                   rejected=rejected, negative_kind=bad[1] if bad else None, alias_ids=alias_ids)
 
     def mcq(self) -> Iterator[dict[str, Any]]:
         k = self.cfg.mcq_choices
         allowed = tuple(self.cfg.negatives.mcq)
+        planned = self._mcq_plan()
+        # how often each concept is a correct answer: distractors are chosen to be answers as often, so
+        # that "pick the choice seen most often as an answer" guesses no better than chance
+        self.ix.answer_counts = Counter()
+        for f, entries in planned:
+            self.ix.answer_counts[f.o] += sum(1 for e in entries if e[0] == "train")
+        for f, entries in planned:
+            s, r = f.s, f.r
+            distractors = self.ix.object_corruptions(f, allowed, k - 1, (self.seed, "mcq"), surface=self.name(s))
+            if len(distractors) < k - 1:
+                self.stats["mcq_skipped_few_distractors"] += 1
+                continue
+            self.stats["mcq_answer_stands_out"] = self.ix.surface_misses
+            for split, tid, tpl, reason in entries:
+                options = [f.o] + [d for d, _ in distractors]
+                options.sort(key=lambda c: self._h("shuffle", f.key, tid, c))
+                question = render(tpl, self._values(s, None, s, f.o))[0]
+                letters = "ABCDEFGHIJ"
+                prompt = question + "\n" + "\n".join(f"{letters[i]}) {self.name(c)}" for i, c in enumerate(options))
+                kinds = [kind for _, kind in distractors]
+                weakest = max(kinds, key=NEGATIVE_KINDS.index)
+                wrong = distractors[0][0]
+                yield self.example("mcq", split, reason, tid.replace("/q", "/mcq-q"), prompt, self.name(f.o), [f.o],
+                                   support=[f], subject=s, relation=r, choices=[self.name(c) for c in options],
+                                   answer_index=options.index(f.o), rejected=self.name(wrong),
+                                   negative_kind=weakest, distractor_kinds=kinds)
+
+    def _mcq_plan(self) -> list[tuple[Fact, list[tuple[str, str, str, str]]]]:
+        """The facts asked as multiple choice, with their (split, template id, template, reason): not when
+        the answer's name is part of the subject's, and at most ``mcq_max_per_answer`` per answer."""
+        cap = self.cfg.mcq_max_per_answer
+        answered: Counter = Counter()
+        out = []
         for (s, r), facts in self.fwd.items():
             train = [f for f in facts if self.is_train(f)]
-            status = self.status(facts, train)
             templates = self._questions(r, inverse=False)
-            plan = self.plan("mcq", (s, r), templates, status).entries
+            plan = self.plan("mcq", (s, r), templates, self.status(facts, train)).entries
             for f in facts:
                 held = not self.is_train(f)
                 entries = [e for e in plan if (e[0] == "test_heldout") == held]
@@ -291,23 +366,16 @@ class Synthesizer:
                     order = sorted(templates[:-1] if len(templates) >= 3 else templates,
                                    key=lambda t: self._h("order", "mcq", (s, r), t[0]))
                     entries = [("test_heldout", order[0][0], order[0][1], "fact never trained")]
-                distractors = self.ix.object_corruptions(f, allowed, k - 1, (self.seed, "mcq"))
-                if len(distractors) < k - 1:
-                    self.stats["mcq_skipped_few_distractors"] += 1
+                if re.search(rf"\b{re.escape(self.name(f.o).casefold())}\b", self.name(s).casefold()):
+                    # "ACTUS calendar code - no calendar" is an "ACTUS calendar code": a word game, not knowledge
+                    self.stats["mcq_skipped_answer_in_question"] += 1
                     continue
-                for split, tid, tpl, reason in entries:
-                    options = [f.o] + [d for d, _ in distractors]
-                    options.sort(key=lambda c: self._h("shuffle", f.key, tid, c))
-                    question = render(tpl, self._values(s, None, s, f.o))[0]
-                    letters = "ABCDEFGHIJ"
-                    prompt = question + "\n" + "\n".join(f"{letters[i]}) {self.name(c)}" for i, c in enumerate(options))
-                    kinds = [kind for _, kind in distractors]
-                    weakest = max(kinds, key=NEGATIVE_KINDS.index)
-                    wrong = distractors[0][0]
-                    yield self.example("mcq", split, reason, tid.replace("/q", "/mcq-q"), prompt, self.name(f.o), [f.o],
-                                       support=[f], subject=s, relation=r, choices=[self.name(c) for c in options],
-                                       answer_index=options.index(f.o), rejected=self.name(wrong),
-                                       negative_kind=weakest, distractor_kinds=kinds)
+                if cap is not None and answered[f.o] + len(entries) > cap:
+                    self.stats["mcq_skipped_answer_cap"] += 1
+                    continue
+                answered[f.o] += len(entries)
+                out.append((f, entries))
+        return out
 
     def yes_no(self) -> Iterator[dict[str, Any]]:
         allowed = tuple(self.cfg.negatives.yes_no)
@@ -336,7 +404,7 @@ class Synthesizer:
                                        path=[bad.s, bad.o])
                     if split != "train" or not extra:
                         continue
-                    more_bad = self._more_corruptions(f, allowed, tid, extra, avoid)
+                    more_bad = self._more_corruptions(f, tuple(self.cfg.negatives.preference_kinds), tid, extra, avoid)
                     avoid.update(b for b, _ in more_bad)
                     for j, (more, more_kind) in enumerate(more_bad):
                         yield self.example("yes_no", "preference", "trained statement, another corrupted triple",
@@ -379,8 +447,12 @@ class Synthesizer:
             sub = self.ix.subject_corruption(f, allowed, (self.seed, "yes_no", tid))
             if sub:
                 return Fact(sub[0], f.r, f.o), sub[1]
-        # a wrong relation between the same two concepts: one the subject has for other objects
-        others = sorted({x.r for x in self.by_subject.get(f.s, ()) if x.r != f.r})
+        # a wrong relation between the same two concepts: one the subject has for other objects of the same
+        # type as this one ("X has Swiss franc as a reference currency" → "… as a settlement currency"),
+        # never a sortal error ("X is an instance of Swiss franc")
+        root = self.ix.root(f.o)
+        others = sorted({x.r for x in self.by_subject.get(f.s, ())
+                         if x.r != f.r and self.ix.root(x.o) == root})
         start = int(self._h("wrong-relation", f.key) * len(others)) if others else 0
         for r in [*others[start:], *others[:start]][:8]:
             if (kind := self.ix.negative_kind(f.s, r, f.o)) is not None and kind in allowed:
@@ -391,14 +463,22 @@ class Synthesizer:
     def definition(self) -> Iterator[dict[str, Any]]:
         for n in self.ix.labelled:
             data = self.kg.g.nodes[n]
-            definition = (data.get("definition") or "").strip()
+            definition = clean_text(data.get("definition"))
             if not definition or data.get("kind") == "external":
                 continue
             status = "heldout" if self._h("heldout-definition", n) < self.cfg.splits.heldout else "train"
             sibling = next((c for c in self.ix.similar(n) if not self.ix.same_name(c, n)
-                            and (self.kg.g.nodes[c].get("definition") or "").strip().casefold()
+                            and clean_text(self.kg.g.nodes[c].get("definition")).casefold()
                             not in ("", definition.casefold())), None)
+            # "Name the concept described here: …" only when the text names one concept and does not say
+            # its name already
+            asks_back = self._definitions[definition.casefold()] == 1 and not any(
+                re.search(rf"\b{re.escape(name)}\b", definition, re.IGNORECASE) for name in self.ix.names.get(n, ()))
+            if not asks_back:
+                self.stats["definition_not_asked_back"] += 1
             for inverse, templates in ((False, DEFINITION_QUESTIONS), (True, DEFINITION_INVERSE)):
+                if inverse and not asks_back:
+                    continue
                 tids = [(f"definition/{'iq' if inverse else 'q'}{i}", t) for i, t in enumerate(templates)]
                 for split, tid, tpl, reason in self.plan("definition", (n, inverse), tids, status).entries:
                     if inverse:
@@ -408,7 +488,7 @@ class Synthesizer:
                     else:
                         prompt = capitalise(tpl.format(subject=self.name(n)))
                         answer, ids = definition, [n]
-                        rejected = self.kg.g.nodes[sibling]["definition"] if sibling else None
+                        rejected = clean_text(self.kg.g.nodes[sibling]["definition"]) if sibling else None
                     yield self.example("definition", split, reason, tid, prompt, answer, ids, support=[], subject=n,
                                        relation="definition", rejected=rejected,
                                        negative_kind="hierarchy" if sibling else None)
@@ -417,13 +497,22 @@ class Synthesizer:
         """Questions over chains s -r1-> m -r2-> answers whose intermediate concepts are unique, phrased
         with a definite description ("the drug that influenza is treated by") and answered with a rationale."""
         for (s, first_rel), first in self.fwd.items():
-            if self.ix.out_count[(s, first_rel)] != 1:
+            if first_rel == INSTANCE_OF or self.ix.unique_value(s, first_rel) != first[0].o:
+                # "the X of s" names one thing only if s has one X, inherited values included; an individual
+                # often has several classes, some outside the loaded files, so its class is never one
                 continue
             for path in self._chains(first[0], self.cfg.max_hops):
                 *hops, (m, r_last) = path
+                if any(f.r == INSTANCE_OF for f in hops):
+                    continue
+                if not self.cfg.multi_hop_taxonomic and all(r in (IS_A, INSTANCE_OF) for r in (*(f.r for f in hops), r_last)):
+                    self.stats["multi_hop_skipped_taxonomic"] += 1
+                    continue
                 if self._h("multi_hop", s, *[f.key for f in hops], r_last) >= min(1.0, self.weights["multi_hop"] / 2):
                     continue
                 finals = self.fwd[(m, r_last)]
+                if len(finals) > self.cfg.list_max_items:
+                    continue
                 support = [*hops, *finals]
                 phrase = self.name(s)
                 for f in hops:
@@ -454,7 +543,7 @@ class Synthesizer:
         m = first.o
         for _, r2 in self._groups_of(m):
             yield [first, (m, r2)]
-            if max_hops >= 3 and self.ix.out_count[(m, r2)] == 1 and len(self.fwd[(m, r2)]) == 1:
+            if max_hops >= 3 and len(self.fwd[(m, r2)]) == 1 and self.ix.unique_value(m, r2) == self.fwd[(m, r2)][0].o:
                 second = self.fwd[(m, r2)][0]
                 for (_, r3) in self._groups_of(second.o):
                     if second.o not in (first.s, m):

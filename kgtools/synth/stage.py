@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from kgtools.artifacts import Artifact, ArtifactStore, DatasetResult, artifact_key
 from kgtools.config import TRAINING_SPLITS, SynthConfig
 from kgtools.graph.io import load_graph
+from kgtools.synth.baselines import mcq_baselines
 from kgtools.synth.generate import SPLITS, LeakGuard, Synthesizer, leak_check
 
 STAGE = "synth"
@@ -57,16 +58,21 @@ def generate_examples(cfg: SynthConfig, graph) -> tuple[list[dict[str, Any]], di
     for tests and small graphs; the stage itself streams)."""
     syn = Synthesizer(graph, cfg)
     examples, leaks = leak_check(list(syn.examples()))
-    tally = _Tally()
+    tally = _Tally(syn.name)
     for e in examples:
         tally.add(e)
-    return examples, {"leakage": leaks, "generator": dict(sorted(syn.stats.items())), "coverage": tally.coverage(syn)}
+    return examples, {"leakage": leaks, "generator": dict(sorted(syn.stats.items())), "coverage": tally.coverage(syn),
+                      "quality": tally.quality()}
 
 
 class _Tally:
     """Counts and coverage, accumulated example by example (bounded by the graph's size)."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: Callable[[str], str]) -> None:
+        self.name = name
+        self.mcq: list[dict[str, Any]] = []
+        self.uses: dict[str, Counter] = defaultdict(Counter)
+        self.answer_words: list[int] = []
         self.splits: Counter = Counter()
         self.tasks: dict[str, Counter] = defaultdict(Counter)
         self.kinds: Counter = Counter()
@@ -77,10 +83,30 @@ class _Tally:
         self.splits[e["split"]] += 1
         self.tasks[e["split"]][e["task"]] += 1
         self.kinds[e["negative_kind"] or "-"] += 1
+        self.answer_words.append(len(e["answer"].split()))
+        if e["task"] == "mcq":
+            self.mcq.append({"subject": self.name(e["subject"]), "choices": e["choices"],
+                             "answer_index": e["answer_index"], "split": e["split"]})
+            for kind in e["distractor_kinds"]:
+                self.uses["mcq"][kind] += 1
+        elif e["negative_kind"]:
+            use = "preference" if e["split"] == "preference" else (
+                "yes_no" if e["task"] == "yes_no" else "rejected")
+            self.uses[use][e["negative_kind"]] += 1
         self.asked.update(e["triples"])
         self.seen.update(e["path"])
         self.seen.update(e["answer_ids"])
         self.seen.add(e["subject"])
+
+    def quality(self) -> dict[str, Any]:
+        """MCQ no-knowledge baselines against chance, each use's share of negative kinds, answer lengths."""
+        words = sorted(self.answer_words)
+        return {
+            "mcq_baselines": mcq_baselines(self.mcq),
+            "negative_kind_shares": {use: {k: round(v / sum(c.values()), 4) for k, v in sorted(c.items())}
+                                     for use, c in sorted(self.uses.items())},
+            "answer_words": {"median": words[len(words) // 2] if words else 0, "max": words[-1] if words else 0},
+        }
 
     def coverage(self, syn: Synthesizer) -> dict[str, Any]:
         """Per relation: facts and the share asked about; and the share of concepts in at least one example."""
@@ -105,9 +131,9 @@ def _build_into(folder: Path, cfg: SynthConfig, kg_artifact: Artifact, say: Call
     started = time.perf_counter()
     say("loading the graph")
     syn = Synthesizer(load_graph(kg_artifact.path), cfg)
-    guard, tally = LeakGuard(), _Tally()
+    guard, tally = LeakGuard(), _Tally(syn.name)
     held: list[dict[str, Any]] = []
-    with _SplitWriters(folder) as out:
+    with _SplitWriters(folder, cfg.negatives.preference_kinds) as out:
         for i, e in enumerate(syn.examples(), 1):
             if e["split"] in TRAINING_SPLITS:
                 guard.see_train(e)
@@ -124,7 +150,8 @@ def _build_into(folder: Path, cfg: SynthConfig, kg_artifact: Artifact, say: Call
         del held
     say("saving the DatasetDict")
     _save_dataset(folder, out.splits)
-    (folder / "dataset_info.json").write_text(json.dumps(_llama_factory_info(out.splits), indent=2) + "\n", "utf-8")
+    info = _llama_factory_info(out.splits, system=bool(cfg.system_prompt), pairs=out.pair_splits)
+    (folder / "dataset_info.json").write_text(json.dumps(info, indent=2) + "\n", "utf-8")
     return {
         "counts": {"examples": sum(tally.splits.values()), **{s: tally.splits.get(s, 0) for s in SPLITS}},
         "tasks": {s: dict(sorted(tally.tasks[s].items())) for s in SPLITS if tally.tasks.get(s)},
@@ -132,6 +159,7 @@ def _build_into(folder: Path, cfg: SynthConfig, kg_artifact: Artifact, say: Call
         "leakage": guard.report(),
         "generator": dict(sorted(syn.stats.items())),
         "coverage": tally.coverage(syn),
+        "quality": tally.quality(),
         "timings": {"total": round(time.perf_counter() - started, 3)},
     }
 
@@ -141,8 +169,10 @@ class _SplitWriters:
 
     BATCH = 10_000
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, pair_kinds: list[str]):
         self.folder = folder
+        self.pair_kinds = set(pair_kinds)
+        self.pair_splits: list[str] = []
         (folder / "parquet").mkdir()
         (folder / "jsonl").mkdir()
         self.parquet: dict[str, pq.ParquetWriter] = {}
@@ -166,6 +196,9 @@ class _SplitWriters:
         if rows:
             self.parquet[split].write_table(pa.Table.from_pylist(rows, schema=SCHEMA))
             _write_jsonl(self.folder / "jsonl", split, rows)
+            if split in TRAINING_SPLITS and _write_pairs(self.folder / "jsonl", split, rows, self.pair_kinds) \
+                    and split not in self.pair_splits:
+                self.pair_splits.append(split)
 
     def __exit__(self, *exc: object) -> None:
         for split in list(self.buffers):
@@ -210,13 +243,37 @@ def _write_jsonl(out: Path, split: str, rows: list[dict[str, Any]]) -> None:
             g.write(json.dumps(share, ensure_ascii=False) + "\n")
 
 
-def _llama_factory_info(tables: list[str]) -> dict[str, Any]:
-    """Entries for LLaMA-Factory's data/dataset_info.json, one per split and layout."""
+def _write_pairs(out: Path, split: str, rows: list[dict[str, Any]], kinds: set[str]) -> int:
+    """Preference pairs (chosen = the graph's answer, rejected = a corrupted one) in LLaMA-Factory's
+    ranking layout; a pair whose rejected side is of a kind not in ``kinds`` (by default ``unasserted``,
+    merely not stated) is left out, as the reinforce stage does. Returns the number written."""
+    lines = []
+    for r in rows:
+        chosen = r["messages"][-1]["content"]
+        if r["rejected"] is None or r["rejected"].strip().casefold() == chosen.strip().casefold():
+            continue
+        if r["negative_kind"] is not None and r["negative_kind"] not in kinds:
+            continue
+        row = {"instruction": r["prompt"], "input": "", "chosen": chosen, "rejected": r["rejected"]}
+        system = next((x["content"] for x in r["messages"] if x["role"] == "system"), None)
+        if system:
+            row["system"] = system
+        lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+    if lines:
+        with open(out / f"{split}.pairs.jsonl", "a", encoding="utf-8") as fh:
+            fh.writelines(lines)
+    return len(lines)
+
+
+def _llama_factory_info(tables: list[str], *, system: bool, pairs: list[str]) -> dict[str, Any]:
+    """Entries for LLaMA-Factory's data/dataset_info.json, one per split and layout, plus a ranking entry
+    (DPO and other preference methods) per training split with pairs. LLaMA-Factory's converter reads every
+    declared column from every row, so ``system`` is declared only when the rows carry one."""
     info: dict[str, Any] = {}
     for split in tables:
+        sharegpt_columns = {"messages": "conversations", **({"system": "system"} if system else {})}
         info[f"kgtools_{split}"] = {
-            "file_name": f"jsonl/{split}.sharegpt.jsonl", "formatting": "sharegpt",
-            "columns": {"messages": "conversations", "system": "system"},
+            "file_name": f"jsonl/{split}.sharegpt.jsonl", "formatting": "sharegpt", "columns": sharegpt_columns,
             "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
         }
         info[f"kgtools_{split}_messages"] = {
@@ -226,6 +283,13 @@ def _llama_factory_info(tables: list[str]) -> dict[str, Any]:
         }
         info[f"kgtools_{split}_alpaca"] = {
             "file_name": f"jsonl/{split}.alpaca.jsonl",
-            "columns": {"prompt": "instruction", "query": "input", "response": "output", "system": "system"},
+            "columns": {"prompt": "instruction", "query": "input", "response": "output",
+                        **({"system": "system"} if system else {})},
+        }
+    for split in pairs:
+        info[f"kgtools_{split}_pairs"] = {
+            "file_name": f"jsonl/{split}.pairs.jsonl", "ranking": True,
+            "columns": {"prompt": "instruction", "query": "input", "chosen": "chosen", "rejected": "rejected",
+                        **({"system": "system"} if system else {})},
         }
     return info

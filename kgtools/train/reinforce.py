@@ -8,12 +8,16 @@ on top of the earlier stages merged into the base, and TRL scores the reference 
 Settings (``train.reinforce.*``):
 - ``beta``: DPO's KL strength; ``loss_type``: TRL loss types, default ``["sigmoid", "sft"]`` so the chosen
   answer's likelihood does not collapse while the margin grows;
+- ``negative_kinds``: which corrupted facts a pair may reject, default the sure ones (``disjoint``,
+  ``hierarchy``, ``functional``); ``unasserted`` (merely not stated, possibly true in an open world) is
+  left out of training and of the held-out measure unless listed;
 - ``tasks``, ``max_length``, ``epochs``/``max_steps``, ``lr``, ``batch_size``, ``save_steps``.
 Logs TRL's reward margins and preference accuracy; before and after, the stage measures on held-out pairs
 how often the model itself gives the chosen answer a higher likelihood than the rejected one."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +26,16 @@ from kgtools.train.data import RowCollator, Segment, encode, join, prompt_messag
 from kgtools.train.loop import arguments_kwargs, to_device
 
 
-def pairs(examples: list[dict[str, Any]], *, seed: int = 0, balance: bool = True) -> list[dict[str, Any]]:
+def pairs(examples: list[dict[str, Any]], *, seed: int = 0, balance: bool = True,
+          kinds: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """(prompt, chosen, rejected) in TRL's conversational layout, for examples that have a rejected answer.
     With ``balance`` (for training), true/false pairs are balanced (as many true as corrupted statements, the
     minority repeated): with more true statements DPO learns to say "true" to everything, with more false
-    ones "false" to everything."""
+    ones "false" to everything. With ``kinds``, a pair whose rejected side is a corrupted fact of another
+    kind (by default ``unasserted``: merely not stated) is left out."""
+    if kinds is not None:
+        allowed = set(kinds)
+        examples = [e for e in examples if not e.get("negative_kind") or e["negative_kind"] in allowed]
     out = []
     for ex in _balance_truth(examples, seed) if balance else examples:
         rejected = ex.get("rejected")

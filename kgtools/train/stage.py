@@ -196,8 +196,8 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
         rows, data_report = distill.build_rows(train_ex, tokenizer, opt, seed=cfg.seed)
         eval_rows, _ = distill.build_rows(heldout, tokenizer, opt, seed=cfg.seed)
     else:
-        rows = reinforce.pairs(train_ex, seed=cfg.seed)
-        eval_rows = reinforce.pairs(heldout, seed=cfg.seed, balance=False)
+        rows = reinforce.pairs(train_ex, seed=cfg.seed, kinds=opt.negative_kinds)
+        eval_rows = reinforce.pairs(heldout, seed=cfg.seed, balance=False, kinds=opt.negative_kinds)
         data_report = {"pairs": len(rows)}
     if not rows:
         raise TrainInputError(f"{data.path}: nothing to train {name} on ({data_report})")

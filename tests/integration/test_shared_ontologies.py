@@ -196,3 +196,15 @@ def test_fibo_through_the_stage_and_reuse(store):
     assert len(manifest["unresolved_imports"]) == 105
     saved = first.graph()
     assert saved.node("fibo-fnd-agr-ctr:Contract")["source"] == "FND/Agreements/Contracts.rdf"  # relative
+
+
+def test_dfe_single_file_finds_its_sibling_imports():
+    """history-schemes.ttl, given alone, imports history-subject and history-knowledge-taxonomy by ontology
+    IRI; both sit beside it without a catalog. The core ontology (another folder) stays unresolved."""
+    folder = shared_path("dfe-curriculum", "data", "national-curriculum-for-england", "subjects", "history")
+    loaded = load_ontology([folder / "history-schemes.ttl"])
+    names = sorted(f.path.name for f in loaded.files)
+    assert names == ["history-knowledge-taxonomy.ttl", "history-schemes.ttl", "history-subject.ttl"]
+    unresolved = set(loaded.unresolved_imports)
+    assert "https://w3id.org/uk/curriculum/england/history-subject" not in unresolved
+    assert "https://w3id.org/uk/curriculum/core/" in unresolved

@@ -15,6 +15,7 @@ from kgtools.graph import english as E
     ("has_symptom", ["has", "symptom"]),
     ("hasCDOOriginationObjective", ["has", "CDO", "origination", "objective"]),
     ("mRNA", None), ("pH", None), ("iPhone", None), ("influenza", None), ("X-ray", None), ("dry cough", None),
+    ("co-maker", None), ("long-term", None), ("HbA1c", None),
 ])
 def test_split_identifier(text, words):
     assert E.split_identifier(text) == words
