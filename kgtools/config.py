@@ -170,6 +170,7 @@ class TasksConfig(StageConfig):
 
 
 NEGATIVE_KINDS = ("disjoint", "hierarchy", "functional", "unasserted")
+SURE_NEGATIVE_KINDS = ("disjoint", "hierarchy", "functional")  # false by the ontology's own axioms
 # Ontology plumbing: upper-ontology classes (BFO), the information-artifact and metadata vocabularies whose
 # terms are curation statuses and annotation values (IAO, OMO), and owl:Thing.
 PLUMBING = ("owl:Thing", "http://www.w3.org/2002/07/owl#Thing", "BFO:*", "http://purl.obolibrary.org/obo/BFO_*",

@@ -21,7 +21,7 @@ from kgtools.artifacts import (
     write_json_atomic,
 )
 from kgtools.chat import prompt_messages
-from kgtools.config import EvalConfig
+from kgtools.config import SURE_NEGATIVE_KINDS, EvalConfig
 from kgtools.errors import ConfigError, KgtoolsError
 from kgtools.evaluate import probe, scoring
 
@@ -201,20 +201,26 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
     # true/false: which of the two answers is likelier; accepting a corrupted fact is a hallucination
     yn = [ex for ex in rows if ex["task"] == "yes_no" and ex.get("rejected")]
     right = accepted = corrupted = true_accepted = true = 0
+    by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for ex in yn:
         best, _ = probe.choose(model, tokenizer, prompt(ex), [ex["answer"], ex["rejected"]], batch_size=cfg.batch_size)
         right += best == 0
         if scoring.truth_value(ex["answer"]) is False:
-            corrupted += 1
-            accepted += best == 1
+            by_kind[ex.get("negative_kind") or "unasserted"][0] += best == 1
+            by_kind[ex.get("negative_kind") or "unasserted"][1] += 1
+            if ex.get("negative_kind") in SURE_NEGATIVE_KINDS:
+                corrupted += 1
+                accepted += best == 1
         else:
             true += 1
             true_accepted += best == 0
-    # acceptance of true statements beside that of corrupted ones: a model that says "false" to everything
-    # accepts no corrupted fact, and this shows it
+    # Corrupted facts count as hallucinations only where the ontology makes them false (disjoint, hierarchy,
+    # functional); one that is merely not stated may be true in an open world, and is reported apart.
+    # Acceptance of true statements beside: a model that says "false" to everything accepts nothing.
     out["yes_no"] = {"n": len(yn), "accuracy": _div(right, len(yn)), "corrupted": corrupted,
                      "acceptance_of_corrupted": _div(accepted, corrupted), "true": true,
-                     "acceptance_of_true": _div(true_accepted, true)}
+                     "acceptance_of_true": _div(true_accepted, true),
+                     "acceptance_by_kind": {k: {"n": n, "accepted": _div(a, n)} for k, (a, n) in sorted(by_kind.items())}}
 
     open_items = sum(v["n"] for v in per_task.values())
     out["open_em"] = _div(sum(v["em"] for v in per_task.values()), open_items)

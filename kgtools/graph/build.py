@@ -15,7 +15,7 @@ import rdflib
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
 from kgtools.errors import OntologyError
-from kgtools.graph.english import humanize, reads_like_definition, split_identifier
+from kgtools.graph.english import humanize, join_spelled_acronyms, reads_like_definition, split_identifier
 from kgtools.graph.model import CONCEPT_KINDS, INSTANCE_OF, IS_A, KnowledgeGraph
 from kgtools.ontology import vocab as V
 
@@ -246,6 +246,11 @@ def build_graph(
             names.append(label)
             scopes.append("exact")
             label = " ".join(words)
+            seen.add(label.casefold())
+        elif label and (joined := join_spelled_acronyms(label)) is not None:
+            names.append(label)  # 'c d o securitization process' is read 'CDO securitization process'
+            scopes.append("exact")
+            label = joined
             seen.add(label.casefold())
         for i, rank, text in entries:
             if i >= n_label + n_syn or rank > limit or text.casefold() in seen:

@@ -49,6 +49,23 @@ def split_identifier(text: str) -> list[str] | None:
     return [p if is_acronym(p) else p.lower() for p in pieces]
 
 
+_SPELLED = re.compile(r"(?<![\w-])((?:[a-z] ){1,}[a-z])(?![\w-])")
+
+
+def join_spelled_acronyms(label: str) -> str | None:
+    """'c d o securitization process' → 'CDO securitization process': a label generator that split an
+    acronym into letters (FIBO has dozens). Two letters count only when neither is a word ('a', 'i');
+    ``None`` when there is nothing to join."""
+    def repl(m: re.Match) -> str:
+        letters = m.group(1).split()
+        if len(letters) == 2 and set(letters) & {"a", "i"}:
+            return m.group(1)
+        return "".join(letters).upper()
+
+    joined = _SPELLED.sub(repl, label)
+    return joined if joined != label else None
+
+
 def humanize(local: str) -> str:
     """'isGovernedBy' → 'is governed by', 'has_symptom' → 'has symptom', 'hasCDOObjective' → 'has CDO
     objective'; an opaque id ('RO_0002233') or a single word stays as it is."""

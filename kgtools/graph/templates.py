@@ -107,6 +107,9 @@ BUILTIN: dict[str, RelationTemplates] = {
 }
 
 
+BUILTIN["has related"] = BUILTIN["related"]  # skos:related's own rdfs:label in the SKOS vocabulary
+
+
 def normalise_label(label: str) -> str:
     return " ".join(label.replace("_", " ").split()).casefold()
 

@@ -56,8 +56,15 @@ def _reachable(start: str, step: dict[str, list[str]]) -> frozenset[str]:
     return frozenset(seen)
 
 
-def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9]+", text.casefold()) if len(w) > 2}
+@lru_cache(maxsize=65536)
+def _plain(text: str) -> str:
+    """Lower case, every run of non-word characters one space: for whole-word containment tests."""
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+@lru_cache(maxsize=65536)
+def _words(text: str) -> frozenset[str]:
+    return frozenset(w for w in re.findall(r"[a-z0-9]+", text.casefold()) if len(w) > 2)
 
 
 def _distance(a: tuple[int, int, float], b: tuple[int, int, float]) -> float:
@@ -92,7 +99,7 @@ def display_names(kg: KnowledgeGraph, label: dict[str, str], parents: dict[str, 
     by_name: dict[str, list[str]] = defaultdict(list)
     for n, text in label.items():
         by_name[text.casefold()].append(n)
-    shown = dict(label)
+    shown = {n: _inline(text) for n, text in label.items()}
     for group in by_name.values():
         if len(group) < 2:
             continue
@@ -100,8 +107,17 @@ def display_names(kg: KnowledgeGraph, label: dict[str, str], parents: dict[str, 
             parent = next((label[p] for p in sorted(parents.get(n, ())) if p in label
                            and label[p].casefold() != label[n].casefold()), None)
             if parent is not None:
-                shown[n] = f"{label[n]} ({parent})"
+                shown[n] = f"{_inline(label[n])} ({_inline(parent)})"
     return shown
+
+
+def _inline(label: str) -> str:
+    """A label as it reads inside a sentence: whitespace collapsed (labels written over several lines), and
+    the full stop of a sentence-like label (four words or more) dropped, so no sentence ends in '..'."""
+    text = " ".join(label.split())
+    if text.endswith(".") and len(text.split()) >= 4 and not text.endswith(("etc.", "Inc.", "Ltd.", "Co.")):
+        text = text[:-1]
+    return text
 
 
 def _rotated(pool: tuple[str, ...], u: float) -> list[str]:
@@ -178,6 +194,7 @@ class FactIndex:
         self.closure = lru_cache(maxsize=None)(self._closure)
         self.similar = lru_cache(maxsize=None)(self._similar)
         self.same_type_objects = lru_cache(maxsize=None)(self._same_type_objects)
+        self.type_members = lru_cache(maxsize=None)(self._type_members)
         self.with_word = lru_cache(maxsize=None)(self._with_word)
         self._word_index: dict[str, tuple[str, ...]] | None = None
         self.display = display_names(kg, self.label, self.parents)
@@ -270,6 +287,13 @@ class FactIndex:
         (the question's subject) is given, those that look as much like the answer as possible, so that
         word overlap with the question or length gives the answer away no more than chance.
         Descendants of true objects are never used: they are not entailed, but not clearly false."""
+        possible = set(allowed)  # which kinds this fact can have at all
+        if fact.r != IS_A:
+            possible -= {"disjoint", "hierarchy"}
+            if not self.has_exactly_one(fact.s, fact.r):
+                possible.discard("functional")
+        if not possible:
+            return []
         true = self.closure(fact.s, fact.r) | {fact.o}
         excluded = set(true)
         if fact.r == IS_A:  # "X is a Y" is false for anything not above X: siblings are good distractors
@@ -281,6 +305,9 @@ class FactIndex:
         true_names = frozenset().union(*(self.names.get(t, frozenset()) for t in true))
         found: list[tuple[int, str, str]] = []
         budget = k * 4 + 8 if surface is None else k * 12 + 12
+        # outside is_a, only an exactly-one relation can give a surer kind than `unasserted`
+        if surface is None and fact.r != IS_A and not self.has_exactly_one(fact.s, fact.r):
+            budget = k
         seen_names: set[str] = set()
         for order, cand in enumerate(self._pool(fact, seed, surface)):
             if cand in excluded or self.names.get(cand, frozenset()) & true_names:
@@ -395,7 +422,17 @@ class FactIndex:
         if len(sibs) >= 6:
             return tuple(sorted(sibs, key=lambda c: unit_hash("similar", n, c)))
         root = self.root(n)
-        same_type = [d for d in sorted(self.descendants(root)) if d in self.label and d != n] if root != n else []
-        if len(same_type) > limit:
-            same_type = sorted(same_type, key=lambda c: unit_hash("pool", n, c))[:limit]
+        same_type: list[str] = []
+        if root != n:  # a window of the type's members, shuffled once per type: one hash per node, not one per member
+            members = _rotated(self.type_members(root), unit_hash("pool", n))
+            same_type = [d for d in members[: limit + 1] if d != n][:limit]
         return tuple(sorted(sibs | set(same_type), key=lambda c: unit_hash("similar", n, c)))
+
+    def _type_members(self, root: str) -> tuple[str, ...]:
+        """The labelled descendants of a type's root, in a fixed shuffled order."""
+        return tuple(sorted((d for d in self.descendants(root) if d in self.label),
+                            key=lambda c: unit_hash("pool", root, c)))
+
+    def names_in(self, name: str, text: str) -> bool:
+        """Whether ``name`` occurs in ``text`` as whole words, case-insensitively (no regex per name)."""
+        return f" {_plain(name)} " in f" {_plain(text)} "

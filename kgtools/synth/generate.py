@@ -18,7 +18,6 @@ answers only, and asked in test_heldout only when every answer is held out.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -366,7 +365,7 @@ class Synthesizer:
                     order = sorted(templates[:-1] if len(templates) >= 3 else templates,
                                    key=lambda t: self._h("order", "mcq", (s, r), t[0]))
                     entries = [("test_heldout", order[0][0], order[0][1], "fact never trained")]
-                if re.search(rf"\b{re.escape(self.name(f.o).casefold())}\b", self.name(s).casefold()):
+                if self.ix.names_in(self.name(f.o), self.name(s)):
                     # "ACTUS calendar code - no calendar" is an "ACTUS calendar code": a word game, not knowledge
                     self.stats["mcq_skipped_answer_in_question"] += 1
                     continue
@@ -473,7 +472,7 @@ class Synthesizer:
             # "Name the concept described here: …" only when the text names one concept and does not say
             # its name already
             asks_back = self._definitions[definition.casefold()] == 1 and not any(
-                re.search(rf"\b{re.escape(name)}\b", definition, re.IGNORECASE) for name in self.ix.names.get(n, ()))
+                self.ix.names_in(name, definition) for name in self.ix.names.get(n, ()))
             if not asks_back:
                 self.stats["definition_not_asked_back"] += 1
             for inverse, templates in ((False, DEFINITION_QUESTIONS), (True, DEFINITION_INVERSE)):

@@ -36,6 +36,11 @@ def pairs(examples: list[dict[str, Any]], *, seed: int = 0, balance: bool = True
     if kinds is not None:
         allowed = set(kinds)
         examples = [e for e in examples if not e.get("negative_kind") or e["negative_kind"] in allowed]
+        # true statements of a relation left with no corrupted one (outside is_a most corruptions are merely
+        # unasserted) would teach "true" for every statement of that relation: left out too
+        contrasted = {e.get("relation") for e in examples if e["task"] == "yes_no" and e.get("negative_kind")}
+        examples = [e for e in examples if e["task"] != "yes_no" or e.get("negative_kind")
+                    or e.get("relation") in contrasted]
     out = []
     for ex in _balance_truth(examples, seed) if balance else examples:
         rejected = ex.get("rejected")

@@ -53,6 +53,14 @@ class RdfChecker:
             for s, o in graph.subject_objects(pred):
                 if isinstance(s, URIRef) and isinstance(o, Literal) and (o.language or "en").lower().startswith("en"):
                     self.labels[str(o)].add(s)
+                    inline = " ".join(str(o).split())  # a label as a sentence shows it: one line, and
+                    if inline.endswith(".") and len(inline.split()) >= 4:  # no full stop of its own
+                        self.labels[inline[:-1]].add(s)
+                    self.labels[inline].add(s)
+                    spelled = re.sub(r"(?<![\w-])((?:[a-z] )+[a-z])(?![\w-])",  # 'c d o …' is shown 'CDO …'
+                                     lambda m: m.group(1) if len(m.group(1)) == 3 and set(m.group(1).split()) & {"a", "i"}
+                                     else m.group(1).replace(" ", "").upper(), inline)
+                    self.labels[spelled].add(s)
                     if " " not in str(o) and re.search(r"[a-z][A-Z]", str(o)):  # 'PoolLifecycleStateSelection'
                         self.labels[re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(o)).lower()].add(s)
 

@@ -36,6 +36,10 @@ class Checker:
         for n, d in self.g.nodes(data=True):
             if d.get("label"):
                 self.by_label.setdefault(d["label"], set()).add(n)
+                inline = " ".join(d["label"].split())  # how a label reads in a sentence: one line, ...
+                if inline.endswith(".") and len(inline.split()) >= 4:  # ... no full stop of its own
+                    inline = inline[:-1]
+                self.by_label.setdefault(inline, set()).add(n)
                 # concepts that share a label are shown with a parent's: "parent (relationship role)"
                 for _, p, k in self.g.out_edges(n, keys=True):
                     if k == "is_a" and self.g.nodes[p].get("label"):

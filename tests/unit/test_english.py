@@ -63,3 +63,13 @@ def test_clean_text_strips_markup():
 ])
 def test_reads_like_definition(comment, is_definition):
     assert E.reads_like_definition(comment) is is_definition
+
+
+@pytest.mark.parametrize(("label", "joined"), [
+    ("c d o securitization process", "CDO securitization process"),
+    ("pass through m b s securitization process", "pass through MBS securitization process"),
+    ("a b s securitization process", "ABS securitization process"),
+    ("vitamin a", None), ("type a b", None), ("influenza", None), ("x-ray", None),
+])
+def test_join_spelled_acronyms(label, joined):
+    assert E.join_spelled_acronyms(label) == joined

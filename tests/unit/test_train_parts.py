@@ -153,6 +153,24 @@ def test_preference_pairs_balance_true_and_false_by_repeating_the_minority():
     assert pairs(examples, seed=0) == rows  # seeded
 
 
+def test_preference_pairs_drop_unsure_negatives_and_uncontrasted_relations():
+    """Merely unasserted corruptions are left out by default; then a relation whose every corruption was
+    unasserted keeps no true statement either, or DPO would learn "true" for all of that relation."""
+    from kgtools.train.reinforce import pairs
+
+    def ex(answer, i, relation, kind=None):
+        return {**_yes_no(answer, i), "relation": relation, "negative_kind": kind}
+
+    examples = ([ex("True", i, "is_a") for i in range(3)] + [ex("False", 10 + i, "is_a", "hierarchy") for i in range(3)]
+                + [ex("True", 20 + i, "has_symptom") for i in range(4)]
+                + [ex("False", 30 + i, "has_symptom", "unasserted") for i in range(4)])
+    rows = pairs(examples, seed=0, kinds=["disjoint", "hierarchy", "functional"])
+    prompts = {r["prompt"][-1]["content"] for r in rows}
+    assert prompts == {f"True or false: statement {i}" for i in (0, 1, 2, 10, 11, 12)}
+    everything = pairs(examples, seed=0)  # no kinds given: every pair, both relations
+    assert len(everything) == 14
+
+
 def test_acceptance_goal_is_paired_with_balanced_accuracy():
     from kgtools.evaluate.stage import goals
 
