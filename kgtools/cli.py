@@ -340,6 +340,16 @@ def synth_build(
     console.print(f"concepts in at least one example: {cov['concepts_in_examples']:,}/{cov['concepts']:,} "
                   f"({cov['concept_share']:.1%}); test prompts found in train: {leak['test_prompts_in_train']}; "
                   f"negative kinds: " + ", ".join(f"{k} {v:,}" for k, v in m["negative_kinds"].items()), highlight=False)
+    quality = m.get("quality", {})
+    if quality.get("mcq_baselines", {}).get("n"):
+        b = quality["mcq_baselines"]
+        console.print(f"multiple choice without knowledge ({b['n']:,} questions, chance {b['chance']:.2f}): word overlap "
+                      f"{b['word_overlap']:.2f}, longest choice {b['longest_choice']:.2f}, most frequent answer "
+                      f"{b['most_frequent_answer']:.2f}", highlight=False)
+    dropped = {k: v for k, v in m.get("generator", {}).items() if "/" not in k and v}
+    if dropped:
+        console.print("generator counters (left out, and why): " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in sorted(dropped.items())),
+                      highlight=False)
 
 
 @app.command("dedupe")

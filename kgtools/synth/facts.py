@@ -93,7 +93,7 @@ def excluded_nodes(kg: KnowledgeGraph, patterns: Sequence[str]) -> frozenset[str
     return frozenset(out)
 
 
-def display_names(kg: KnowledgeGraph, label: dict[str, str], parents: dict[str, list[str]]) -> dict[str, str]:
+def display_names(label: dict[str, str], parents: dict[str, list[str]]) -> dict[str, str]:
     """How each concept is named in questions and choices: its label, or — where several concepts share a
     label — the label and its parent's ("parent (relationship role)"), so no two concepts read alike."""
     by_name: dict[str, list[str]] = defaultdict(list)
@@ -181,8 +181,10 @@ class FactIndex:
         self.inn = {k: sorted(v) for k, v in sorted(inn.items())}
         self.relations = sorted(self.rel_label)
         self.labelled = sorted(self.label)
-        self.objects_of: dict[str, tuple[str, ...]] = {
-            r: tuple(sorted({o for (r2, o) in self.inn if r2 == r})) for r in self.relations}
+        objects: dict[str, set[str]] = defaultdict(set)
+        for r, o in self.inn:
+            objects[r].add(o)
+        self.objects_of: dict[str, tuple[str, ...]] = {r: tuple(sorted(os_)) for r, os_ in objects.items()}
         # the labels of every node, for checking that a distractor is not the answer under another name
         self.names: dict[str, frozenset[str]] = {
             n: frozenset([d["label"].casefold(), *(s.casefold() for s in d.get("synonyms") or ())])
@@ -197,7 +199,7 @@ class FactIndex:
         self.type_members = lru_cache(maxsize=None)(self._type_members)
         self.with_word = lru_cache(maxsize=None)(self._with_word)
         self._word_index: dict[str, tuple[str, ...]] | None = None
-        self.display = display_names(kg, self.label, self.parents)
+        self.display = display_names(self.label, self.parents)
 
     # -- hierarchy --------------------------------------------------------------------------------
     def _ancestors(self, n: str) -> frozenset[str]:
@@ -288,9 +290,10 @@ class FactIndex:
         word overlap with the question or length gives the answer away no more than chance.
         Descendants of true objects are never used: they are not entailed, but not clearly false."""
         possible = set(allowed)  # which kinds this fact can have at all
+        functional = fact.r != IS_A and self.has_exactly_one(fact.s, fact.r)
         if fact.r != IS_A:
             possible -= {"disjoint", "hierarchy"}
-            if not self.has_exactly_one(fact.s, fact.r):
+            if not functional:
                 possible.discard("functional")
         if not possible:
             return []
@@ -306,9 +309,10 @@ class FactIndex:
         found: list[tuple[int, str, str]] = []
         budget = k * 4 + 8 if surface is None else k * 12 + 12
         # outside is_a, only an exactly-one relation can give a surer kind than `unasserted`
-        if surface is None and fact.r != IS_A and not self.has_exactly_one(fact.s, fact.r):
+        if surface is None and fact.r != IS_A and not functional:
             budget = k
         seen_names: set[str] = set()
+        sure = 0
         for order, cand in enumerate(self._pool(fact, seed, surface)):
             if cand in excluded or self.names.get(cand, frozenset()) & true_names:
                 continue
@@ -320,7 +324,7 @@ class FactIndex:
                 continue
             seen_names.add(shown)
             found.append((order, cand, kind))
-            sure = sum(1 for x in found if x[2] != "unasserted")
+            sure += kind != "unasserted"
             if len(found) >= budget or (surface is None and sure >= k):
                 break
         if surface is None:

@@ -333,7 +333,6 @@ class Synthesizer:
             if len(distractors) < k - 1:
                 self.stats["mcq_skipped_few_distractors"] += 1
                 continue
-            self.stats["mcq_answer_stands_out"] = self.ix.surface_misses
             for split, tid, tpl, reason in entries:
                 options = [f.o] + [d for d, _ in distractors]
                 options.sort(key=lambda c: self._h("shuffle", f.key, tid, c))
@@ -347,6 +346,7 @@ class Synthesizer:
                                    support=[f], subject=s, relation=r, choices=[self.name(c) for c in options],
                                    answer_index=options.index(f.o), rejected=self.name(wrong),
                                    negative_kind=weakest, distractor_kinds=kinds)
+        self.stats["mcq_answer_stands_out"] = self.ix.surface_misses
 
     def _mcq_plan(self) -> list[tuple[Fact, list[tuple[str, str, str, str]]]]:
         """The facts asked as multiple choice, with their (split, template id, template, reason): not when
