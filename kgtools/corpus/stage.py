@@ -67,7 +67,8 @@ def _build_into(folder: Path, key: str, cfg: CorpusConfig, kg_artifact: Artifact
 
     started = time.perf_counter()
     kg = load_graph(kg_artifact.path)
-    book = TemplateBook(kg.relation_labels(), cfg.template_overrides(), key="corpus.templates")
+    book = TemplateBook(kg.relation_labels(), cfg.template_overrides(), key="corpus.templates",
+                         phrasing=kg.meta.get("phrasing"))
     counts: dict[str, int] = {"verbalised": 0}
     stats = LinkStats()
     linker_terms = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -12,6 +13,7 @@ from kgtools.graph.model import EDGE_FIELDS, NODE_FIELDS, KnowledgeGraph
 
 NODES_FILE = "nodes.parquet"
 EDGES_FILE = "edges.parquet"
+PHRASING_FILE = "phrasing.json"  # how each relation reads in English (graph.templates.phrasing_table)
 
 _STR = pa.string()
 _LIST = pa.list_(pa.string())
@@ -46,9 +48,13 @@ def _table(columns: dict[str, list], schema: pa.Schema) -> pa.Table:
 
 
 def save_graph(kg: KnowledgeGraph, folder: str | Path) -> None:
+    from kgtools.graph.templates import phrasing_table
+
     folder = Path(folder)
     pq.write_table(node_table(kg), folder / NODES_FILE)
     pq.write_table(edge_table(kg), folder / EDGES_FILE)
+    text = json.dumps(phrasing_table(kg.relation_labels()), indent=1, sort_keys=True, ensure_ascii=False)
+    (folder / PHRASING_FILE).write_text(text + "\n", encoding="utf-8")
 
 
 def load_graph(folder: str | Path) -> KnowledgeGraph:
@@ -66,4 +72,9 @@ def load_graph(folder: str | Path) -> KnowledgeGraph:
     for e in edges:
         kg.g.add_edge(e["src"], e["dst"], key=e["rel"], rel_label=e["rel_label"], provenance=e["provenance"],
                       qualifier=e["qualifier"])
+    if (folder / PHRASING_FILE).is_file():  # absent in artifacts written before it was stored
+        try:
+            kg.meta["phrasing"] = json.loads((folder / PHRASING_FILE).read_text("utf-8"))
+        except (OSError, ValueError):
+            pass  # derived again by whoever needs it
     return kg

@@ -9,11 +9,14 @@ Placeholders: ``{subject}``, ``{object}`` and, in questions, ``{subject_type}`` 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 from kgtools.errors import ConfigError
 from kgtools.graph import english as E
@@ -288,11 +291,18 @@ def check_template(template: str, where: str, *, statement: bool) -> None:
 
 
 class TemplateBook:
-    """Templates for every relation of one graph: overrides, then built-ins, then derived defaults."""
+    """Templates for every relation of one graph: overrides, then built-ins, then derived defaults.
+
+    ``phrasing`` is the table a kg artifact stores (:func:`phrasing_table`): the built-in or derived
+    phrasing of each relation, computed once when the graph was built, so that the stages reading the
+    graph need not load the English morphology tables again. It is used only if it was written by this
+    code (its ``code`` stamp), else phrasings are derived here as before."""
 
     def __init__(self, relation_labels: Mapping[str, str], overrides: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
-                 *, key: str = "templates"):
+                 *, key: str = "templates", phrasing: Mapping[str, Any] | None = None):
         self.labels = dict(relation_labels)
+        self._stored: Mapping[str, Any] = (phrasing or {}).get("relations", {}) if (
+            phrasing and phrasing.get("code") == phrasing_code()) else {}
         by_label = {normalise_label(lab): rel for rel, lab in self.labels.items()}
         self._overrides: dict[str, RelationTemplates] = {}
         self._cache: dict[str, RelationTemplates] = {}
@@ -317,7 +327,14 @@ class TemplateBook:
                 parts["inverse_questions"] or base.inverse_questions, "override",
             )
 
+    def _stored_entry(self, rel: str) -> Mapping[str, Any] | None:
+        entry = self._stored.get(rel)
+        return entry if entry is not None and entry.get("label") == self.labels.get(rel, rel) else None
+
     def _fallback(self, rel: str) -> RelationTemplates:
+        if (entry := self._stored_entry(rel)) is not None:
+            return RelationTemplates(tuple(entry["statements"]), tuple(entry["questions"]),
+                                     tuple(entry["inverse_questions"]), entry["source"])
         label = normalise_label(self.labels.get(rel, rel))
         return BUILTIN.get(label) or derive(label)
 
@@ -326,6 +343,34 @@ class TemplateBook:
         if found is None:
             found = self._cache[rel] = self._overrides.get(rel) or self._fallback(rel)
         return found
+
+    def description(self, rel: str, subject: str, object_type: str) -> str:
+        """:func:`definite_description` of the relation, from the stored table when there is one."""
+        if (entry := self._stored_entry(rel)) is not None:
+            return entry["description"].replace("{object_type}", object_type).replace("{subject}", subject)
+        return definite_description(self.labels.get(rel, rel), subject, object_type)
+
+
+def phrasing_table(relation_labels: Mapping[str, str]) -> dict[str, Any]:
+    """What the kg stage stores about how each relation reads (``phrasing.json``): its built-in or derived
+    statements and questions and its definite description, with the stamp of the code that derived them."""
+    relations = {}
+    for rel, label in sorted(relation_labels.items()):
+        t = BUILTIN.get(normalise_label(label)) or derive(normalise_label(label))
+        relations[rel] = {"label": label, "source": t.source, "statements": list(t.statements),
+                          "questions": list(t.questions), "inverse_questions": list(t.inverse_questions),
+                          "description": definite_description(label, "{subject}", "{object_type}")}
+    return {"code": phrasing_code(), "relations": relations}
+
+
+@lru_cache(maxsize=1)
+def phrasing_code() -> str:
+    """A stamp of the code phrasing depends on (this module and the English helpers): a table written by
+    other code is not used."""
+    digest = hashlib.sha256()
+    for module in (__file__, E.__file__):
+        digest.update(Path(module).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def definite_description(label: str, subject: str, object_type: str) -> str:

@@ -20,7 +20,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from kgtools.config import NEGATIVE_KINDS  # noqa: F401 - re-exported: the kinds are defined with their config
 from kgtools.graph.model import INSTANCE_OF, IS_A, NOT_FACTS, KnowledgeGraph, stated
@@ -33,7 +33,7 @@ class Fact:
     o: str
     qualifier: str = ""
 
-    @property
+    @cached_property  # written to the instance's __dict__, which a frozen dataclass allows
     def key(self) -> str:
         return f"{self.s}|{self.r}|{self.o}"
 
@@ -195,8 +195,11 @@ class FactIndex:
         self.root = lru_cache(maxsize=None)(self._root)
         self.closure = lru_cache(maxsize=None)(self._closure)
         self.similar = lru_cache(maxsize=None)(self._similar)
+        self.sibling_pool = lru_cache(maxsize=None)(self._sibling_pool)
         self.same_type_objects = lru_cache(maxsize=None)(self._same_type_objects)
         self.type_members = lru_cache(maxsize=None)(self._type_members)
+        self.disjoint_above = lru_cache(maxsize=None)(self._disjoint_above)
+        self.exactly_one_values = lru_cache(maxsize=None)(self._exactly_one_values)
         self.with_word = lru_cache(maxsize=None)(self._with_word)
         self._word_index: dict[str, tuple[str, ...]] | None = None
         self.display = display_names(self.label, self.parents)
@@ -255,7 +258,19 @@ class FactIndex:
         return next(iter(specific)) if len(specific) == 1 else None
 
     def has_exactly_one(self, s: str, r: str) -> bool:
-        return any((x, r) in self.exactly_one for x in (s, *self.ancestors(s)))
+        return bool(self.exactly_one) and bool(self.exactly_one_values(s, r))
+
+    def _exactly_one_values(self, s: str, r: str) -> frozenset[str]:
+        """The values of (s, r) asserted on s or an ancestor that say 'exactly 1' (cached per pair)."""
+        return frozenset(v for x in (s, *self.ancestors(s)) if (x, r) in self.exactly_one
+                         for v in self.out.get((x, r), ()))
+
+    def _disjoint_above(self, s: str) -> frozenset[str]:
+        """Every class declared disjoint with s or one of its ancestors (cached per subject)."""
+        found: set[str] = set()
+        for a in (s, *self.ancestors(s)):
+            found |= self.disjoint.get(a, set())
+        return frozenset(found)
 
     def negative_kind(self, s: str, r: str, o: str) -> str | None:
         """How surely (s, r, o) is false; None if the graph entails it."""
@@ -264,15 +279,13 @@ class FactIndex:
         if r == IS_A:
             if o == s:
                 return None
-            mine = {s, *self.ancestors(s)}
-            theirs = {o, *self.ancestors(o)}
-            if any(self.disjoint.get(a, set()) & theirs for a in mine):
-                return "disjoint"
+            if self.disjoint:
+                clash = self.disjoint_above(s)
+                if o in clash or not clash.isdisjoint(self.ancestors(o)):
+                    return "disjoint"
             return "hierarchy"
-        if self.has_exactly_one(s, r):
-            only = {v for x in (s, *self.ancestors(s)) if (x, r) in self.exactly_one for v in self.out.get((x, r), ())}
-            related = any(o in self.descendants(t) or t in self.descendants(o) for t in only)
-            if not related:
+        if self.exactly_one and (only := self.exactly_one_values(s, r)):
+            if not any(o in self.descendants(t) or t in self.descendants(o) for t in only):
                 return "functional"
         return "unasserted"
 
@@ -421,16 +434,24 @@ class FactIndex:
         return best
 
     def _similar(self, n: str, limit: int = 64) -> tuple[str, ...]:
-        """Siblings first; if fewer than a handful, other labelled nodes of the same type."""
-        sibs = {c for p in self.parents.get(n, ()) for c in self.children.get(p, ()) if c != n and c in self.label}
+        """Siblings first (from each parent's children, shuffled once per parent and read from a position
+        drawn for ``n``: one hash per node, not one per pair of siblings); if fewer than a handful, then a
+        window of the other labelled nodes of the same type."""
+        merged = [c for p in self.parents.get(n, ()) for c in self.sibling_pool(p) if c != n]
+        sibs = _rotated(tuple(dict.fromkeys(merged)), unit_hash("similar", n))
         if len(sibs) >= 6:
-            return tuple(sorted(sibs, key=lambda c: unit_hash("similar", n, c)))
+            return tuple(sibs)
         root = self.root(n)
         same_type: list[str] = []
         if root != n:  # a window of the type's members, shuffled once per type: one hash per node, not one per member
             members = _rotated(self.type_members(root), unit_hash("pool", n))
             same_type = [d for d in members[: limit + 1] if d != n][:limit]
-        return tuple(sorted(sibs | set(same_type), key=lambda c: unit_hash("similar", n, c)))
+        return tuple(dict.fromkeys([*sibs, *same_type]))
+
+    def _sibling_pool(self, parent: str) -> tuple[str, ...]:
+        """The labelled children of ``parent``, in a fixed shuffled order."""
+        return tuple(sorted((c for c in self.children.get(parent, ()) if c in self.label),
+                            key=lambda c: unit_hash("siblings", parent, c)))
 
     def _type_members(self, root: str) -> tuple[str, ...]:
         """The labelled descendants of a type's root, in a fixed shuffled order."""

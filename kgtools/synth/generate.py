@@ -27,7 +27,7 @@ from kgtools.config import TRAINING_SPLITS, SynthConfig
 from kgtools.errors import ConfigError
 from kgtools.graph.english import clean_text
 from kgtools.graph.model import INSTANCE_OF, IS_A, KnowledgeGraph
-from kgtools.graph.templates import TemplateBook, capitalise, definite_description, normalise_label, render
+from kgtools.graph.templates import TemplateBook, capitalise, normalise_label, render
 from kgtools.synth.facts import NEGATIVE_KINDS, Fact, FactIndex, unit_hash
 
 SPLITS = ("train", "preference", "validation", "test_paraphrase", "test_novel_template", "test_heldout")
@@ -60,7 +60,8 @@ class Synthesizer:
         self.seed = cfg.seed
         self.ix = ix = FactIndex(kg, cfg.exclude)
         self.kg = kg
-        self.book = TemplateBook(kg.relation_labels(), cfg.template_overrides(), key="synth.templates")
+        self.book = TemplateBook(kg.relation_labels(), cfg.template_overrides(), key="synth.templates",
+                                 phrasing=kg.meta.get("phrasing"))
         self.weights = cfg.tasks.active()
         allowed = self._relation_filter(kg)
         self.facts = [f for f in ix.facts if allowed is None or f.r in allowed]
@@ -515,7 +516,7 @@ class Synthesizer:
                 support = [*hops, *finals]
                 phrase = self.name(s)
                 for f in hops:
-                    phrase = definite_description(self.ix.rel_label[f.r], phrase, self.ix.type_label(f.o))
+                    phrase = self.book.description(f.r, phrase, self.ix.type_label(f.o))
                 templates = self._questions(r_last, inverse=False)
                 trainable = templates[:-1] if len(templates) >= 3 else templates
                 tid, tpl = trainable[int(self._h("mh-template", s, m, r_last) * len(trainable))]

@@ -95,3 +95,23 @@ def test_definite_descriptions_follow_the_phrasing():
     assert definite_description("has symptom", "X", "thing") == "the symptom of X"
     assert definite_description("treated by", "X", "drug") == "the drug that X is treated by"
     assert definite_description("is a", "X", "thing") == "the broader class of X"
+
+
+def test_stored_phrasing_reads_as_derived_and_stale_tables_are_ignored():
+    """The kg artifact stores each relation's phrasing (phrasing.json) so that synth and corpus need not load
+    the morphology tables; a table gives exactly what deriving gives, and one from other code is not used."""
+    from kgtools.graph.templates import phrasing_table
+
+    labels = {"ex:imm": "immunizes against disease", "med:hasSymptom": "has symptom", "ex:tb": "treated by"}
+    table = phrasing_table(labels)
+    stored, derived = TemplateBook(labels, phrasing=table), TemplateBook(labels)
+    for rel in labels:
+        assert stored.get(rel) == derived.get(rel)
+        assert stored.description(rel, "X", "drug") == derived.description(rel, "X", "drug")
+    assert stored.description("ex:imm", "X", "thing") == "the disease that X immunizes against"
+    table["relations"]["ex:tb"]["statements"] = ["{subject} was stored by {object}."]
+    assert TemplateBook(labels, phrasing=table).get("ex:tb").statements == ("{subject} was stored by {object}.",)
+    stale = {**table, "code": "0" * 16}
+    assert TemplateBook(labels, phrasing=stale).get("ex:tb") == derived.get("ex:tb")
+    relabelled = TemplateBook({**labels, "ex:tb": "treats"}, phrasing=table)
+    assert relabelled.get("ex:tb").statements[0] == "{subject} treats {object}."
