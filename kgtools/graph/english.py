@@ -245,8 +245,14 @@ def clean_text(text: str | None) -> str:
     out = _TAG.sub(" ", out)
     out = _BOLD.sub(r"\2", out)
     out = html.unescape(out)
+    out = _SNAKE_WORDS.sub(lambda m: m.group(0).replace("_", " "), out)
     out = " ".join(out.split())
     return re.sub(r"\s+([,.;:])", r"\1", out)
+
+
+# relation names written as identifiers inside prose ("has_material_basis_in", DOID's logical definitions);
+# lower-case words only, so gene and protein symbols (TP53_HUMAN) and codes stay as written
+_SNAKE_WORDS = re.compile(r"(?<![\w/#:])[a-z]+(?:_[a-z]+)+(?![\w/#:])")
 
 
 _METADATA = re.compile(r"^[A-Z][\w /()-]{0,40}:\s*\S")

@@ -53,6 +53,17 @@ def test_clean_text_strips_markup():
     assert E.clean_text("Fever &amp; chills  \n seen") == "Fever & chills seen"
 
 
+def test_clean_text_reads_relation_identifiers_in_prose_as_words():
+    """DOID writes logical definitions with relation names ("has_material_basis_in"); a reader sees words.
+    Symbols, CURIEs and URLs keep their underscores."""
+    assert E.clean_text("A bartonellosis that has_material_basis_in Bartonella henselae, which results_in "
+                        "infection located_in lymph node.") == ("A bartonellosis that has material basis in "
+                                                               "Bartonella henselae, which results in infection "
+                                                               "located in lymph node.")
+    for kept in ("TP53_HUMAN is a protein.", "See obo:has_part and http://e.org/a_b_c for more."):
+        assert E.clean_text(kept) == kept
+
+
 @pytest.mark.parametrize(("comment", "is_definition"), [
     ("A disease caused by a virus of the family Orthomyxoviridae.", True),
     ("Product Name: Fluzone High-Dose", False),
