@@ -101,7 +101,37 @@ class Artifact:
             raise ArtifactError(
                 f"{path}: is a {manifest.get('stage')!r} artifact, expected a {stage!r} artifact"
             )
-        return cls(path=path, manifest=manifest)
+        artifact = cls(path=path, manifest=manifest)
+        if problems := artifact.damage():
+            raise ArtifactError(f"{path}: damaged artifact ({problems[0]}); delete the folder and rebuild it")
+        return artifact
+
+    def damage(self, hashes: bool = False) -> list[str]:
+        """What differs from the file list the manifest recorded when the artifact was written: missing
+        files and wrong sizes (a stat per file), and with ``hashes`` wrong contents. Artifacts written
+        before kgtools recorded files have no list and pass."""
+        problems = []
+        for rel, expected in sorted((self.manifest.get("files") or {}).items()):
+            f = self.path / rel
+            try:
+                size = f.stat().st_size
+            except OSError:
+                problems.append(f"{rel} is missing")
+                continue
+            if size != expected["size"]:
+                problems.append(f"{rel} has {size} bytes, {expected['size']} were written")
+            elif hashes and file_digest(f) != expected["sha256"]:
+                problems.append(f"{rel} does not hold the bytes that were written (sha256 differs)")
+        return problems
+
+
+def file_table(folder: Path) -> dict[str, dict[str, Any]]:
+    """``{relative path: {size, sha256}}`` of every file under ``folder`` but the manifest."""
+    out = {}
+    for f in sorted(folder.rglob("*")):
+        if f.is_file() and f.name != MANIFEST:
+            out[f.relative_to(folder).as_posix()] = {"size": f.stat().st_size, "sha256": file_digest(f)}
+    return out
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
@@ -146,10 +176,16 @@ class ArtifactStore:
         return self.root / stage / key
 
     def find(self, stage: str, key: str) -> Artifact | None:
+        """The finished artifact ``(stage, key)``, or None. One whose files no longer match its manifest
+        (deleted or truncated by hand, a disk error) is reported and treated as absent, so it is rebuilt."""
         path = self.path_for(stage, key)
-        if (path / MANIFEST).is_file():
+        if not (path / MANIFEST).is_file():
+            return None
+        try:
             return Artifact.open(path, stage)
-        return None
+        except ArtifactError as exc:
+            log.warning("%s; rebuilding it", exc)
+            return None
 
     def latest(self, stage: str) -> Artifact:
         """The artifact of ``stage`` written most recently into this store."""
@@ -196,6 +232,7 @@ class ArtifactStore:
                 "seconds": round(time.time() - started, 3),
                 **(extra or {}),
                 **report,
+                "files": file_table(tmp),
             }
             write_json_atomic(tmp / MANIFEST, manifest)
             if final.exists():  # --force, or a concurrent run finished first

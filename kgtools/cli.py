@@ -3,6 +3,7 @@ here, never on import of the library. A user error prints one red line and exits
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
@@ -39,18 +40,40 @@ app.add_typer(synth_app, name="synth")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# failures of the machine a user can fix (space, permissions, file size limits): one line, not a traceback
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+                       errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
+                       errno.EROFS: "read-only file system", errno.EFBIG: "file too large for this system's limit",
+                       errno.ENOTDIR: "a part of this path is a file, not a folder",
+                       errno.EISDIR: "is a folder where a file was expected"}
+
+
 def user_errors(fn: F) -> F:
-    """Turn a KgtoolsError into one red line on stderr and exit status 2."""
+    """Turn a KgtoolsError, a full disk or an unwritable folder into one red line on stderr and exit status 2;
+    Ctrl-C into one line and exit status 130. Artifacts are written to a temporary folder and renamed into
+    place when complete, so none of these leaves a partial artifact."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except KgtoolsError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            _fail(str(exc), 2)
+        except OSError as exc:
+            what = _ENVIRONMENT_ERRNOS.get(exc.errno or 0)
+            if what is None:
+                raise
+            where = exc.filename or "kgtools"
+            _fail(f"{where}: {what}; nothing was written there (free space, or choose a writable --out/store)", 2)
+        except KeyboardInterrupt:
+            _fail("interrupted; finished artifacts are kept and the next run resumes from them", 130)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _fail(message: str, code: int) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code) from None
 
 
 def _version(value: bool) -> None:
@@ -94,6 +117,7 @@ def kg_build(
     catalog: Annotated[list[Path], typer.Option("--catalog", help="OASIS catalog for owl:imports (catalog-v001.xml beside the inputs is found by itself)")] = [],  # noqa: B006
     strict: Annotated[bool, typer.Option("--strict", help="an owl:imports that cannot be resolved locally is an error")] = False,
     no_imports: Annotated[bool, typer.Option("--no-imports", help="do not follow owl:imports")] = False,
+    allow_imports_outside: Annotated[bool, typer.Option("--allow-imports-outside", help="let owl:imports and catalogs name files outside the folders given (only for ontologies you trust)")] = False,
     include_deprecated: Annotated[bool, typer.Option("--include-deprecated", help="keep owl:deprecated / obsolete concepts")] = False,
     force: Annotated[bool, typer.Option("--force", help="rebuild even if an identical artifact exists")] = False,
 ) -> None:
@@ -111,6 +135,7 @@ def kg_build(
             "include_deprecated": include_deprecated,
             "follow_imports": not no_imports,
             "strict_imports": strict,
+            "allow_imports_outside": allow_imports_outside,
         },
         prefix="kg",
     )
@@ -152,7 +177,7 @@ def _open_kg(ref: Path):
     from kgtools.artifacts import Artifact, ArtifactStore
     from kgtools.graph.io import NODES_FILE
 
-    if (ref / NODES_FILE).is_file():
+    if (ref / NODES_FILE).is_file() or (ref / "manifest.json").is_file():
         return Artifact.open(ref, "kg")
     return ArtifactStore(ref).latest("kg")
 
@@ -396,7 +421,11 @@ def _open_data(ref: Path):
     from kgtools.errors import ArtifactError
 
     if (ref / "manifest.json").is_file():
-        return Artifact.open(ref)
+        artifact = Artifact.open(ref)
+        if artifact.stage not in ("synth", "dedupe"):
+            raise ArtifactError(f"{ref}: is a {artifact.stage!r} artifact; --data takes a synth or dedupe artifact "
+                                "(or an artifact root)")
+        return artifact
     store = ArtifactStore(ref)
     try:
         return store.latest("dedupe")
@@ -468,6 +497,30 @@ def export_cmd(
     with console.status("merging adapters…"):
         path = export(Artifact.open(stage), out, trust_remote_code=trust_remote_code)
     console.print(f"[green]exported[/]: {path}")
+
+
+@app.command("verify")
+@user_errors
+def verify_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="artifact folders (artifacts/<stage>/<key>)")],
+) -> None:
+    """Check artifacts against the size and sha256 of every file their manifest recorded (exit 2 if damaged)."""
+    from kgtools.artifacts import Artifact
+    from kgtools.errors import ArtifactError
+
+    damaged = 0
+    for path in paths:
+        artifact = Artifact.open(path)
+        problems = artifact.damage(hashes=True)
+        if "files" not in artifact.manifest:
+            console.print(f"[yellow]unchecked[/] {path}: written before kgtools recorded its files")
+        elif problems:
+            damaged += 1
+            err_console.print(f"[bold red]damaged[/] {path}: {'; '.join(problems)}", highlight=False)
+        else:
+            console.print(f"[green]ok[/] {path} ({len(artifact.manifest['files'])} files)", highlight=False)
+    if damaged:
+        raise ArtifactError(f"{damaged} of {len(paths)} artifacts damaged; delete them and rebuild")
 
 
 @app.command("evaluate")

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import codecs
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from kgtools.errors import ConfigError
 
 
+_NUMERIC = (int, float, bool, int | None, float | None, bool | None)
+
+
 class StageConfig(BaseModel):
-    """Base of every stage's config: unknown keys are errors, not silently ignored."""
+    """Base of every stage's config: unknown keys are errors, not silently ignored; a number or a switch
+    written as a quoted string (``lr: "1e-3"``) is an error, not converted behind the user's back."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_quoted_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        annotation = cls.model_fields[info.field_name].annotation
+        if isinstance(value, str) and annotation in _NUMERIC:
+            what = "true or false" if annotation in (bool, bool | None) else "a valid number"
+            raise ValueError(f"Input should be {what}, not the string {value!r} (write it without quotes)")
+        return value
 
     def hashable(self) -> dict[str, Any]:
         """The part of the config that decides the artifact's content (inputs enter as file hashes)."""
@@ -30,6 +45,8 @@ class KgConfig(StageConfig):
     include_deprecated: bool = False
     follow_imports: bool = True
     strict_imports: bool = Field(False, description="an unresolved owl:imports is an error, not a warning")
+    allow_imports_outside: bool = Field(False, description="owl:imports and catalog entries may name files outside "
+                                        "the folders of the inputs and catalogs given")
     skos_hierarchy: bool = Field(True, description="skos:broader/narrower become is_a edges")
     allow_cycles: bool = Field(False, description="accept is_a cycles instead of failing")
     prefixes: dict[str, str] = Field(default_factory=dict, description="extra CURIE prefixes, prefix → namespace")
@@ -80,6 +97,17 @@ def parse_config(model: type[StageConfig], data: Any, *, prefix: str = "", sourc
         raise ConfigError(format_validation_error(exc, prefix, source)) from None
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-3`` (no dot) as a string; YAML 1.2 and every user read it as a number."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def read_yaml(path: str | Path) -> Any:
     path = Path(path)
     try:
@@ -89,7 +117,7 @@ def read_yaml(path: str | Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read ({exc})") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -312,7 +340,7 @@ class EsftSettings(StageConfig):
 
 class OptimSettings(StageConfig):
     epochs: float = Field(3, gt=0)
-    max_steps: int = Field(-1, description="stop after this many steps (overrides epochs when > 0)")
+    max_steps: int = Field(-1, ge=-1, description="stop after this many steps (overrides epochs when > 0; -1: no limit)")
     lr: float = Field(1e-3, gt=0)
     batch_size: int = Field(8, ge=1)
     grad_accum: int = Field(1, ge=1)
@@ -416,6 +444,26 @@ class EvalConfig(StageConfig):
     @classmethod
     def _splits(cls, value: list[str]) -> list[str]:
         return _only(value, EVAL_SPLITS, "split")
+
+    @field_validator("retention_text")
+    @classmethod
+    def _text_file(cls, value: Path | None) -> Path | None:
+        """Checked when the config is read, not after the training it follows: a readable UTF-8 text file."""
+        if value is None:
+            return value
+        if not value.is_file():
+            raise ValueError(f"{value}: no such file" if not value.exists() else f"{value}: not a regular file")
+        try:
+            with open(value, "rb") as fh:
+                head = fh.read(1 << 20)
+            if b"\0" in head:
+                raise UnicodeDecodeError("utf-8", head, head.index(b"\0"), head.index(b"\0") + 1, "NUL byte")
+            codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < (1 << 20))
+        except UnicodeDecodeError:
+            raise ValueError(f"{value}: not UTF-8 text (a binary file?)") from None
+        except OSError as exc:
+            raise ValueError(f"{value}: cannot read ({exc.strerror or exc})") from None
+        return value
 
     def hashable(self) -> dict[str, Any]:
         data = super().hashable()

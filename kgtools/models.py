@@ -60,6 +60,7 @@ class ModelSpec:
             raise ConfigError(f"train.model: {model!r} is neither a preset ({', '.join(PRESETS)}) nor a local checkpoint folder")
         if not (path / "config.json").is_file():
             raise ConfigError(f"train.model: {path} has no config.json; point it at a Hugging Face checkpoint folder")
+        check_checkpoint(path, trust_remote_code)
         return cls(model, None, path.resolve(), trust_remote_code)
 
     def fingerprint(self) -> dict[str, Any]:
@@ -68,6 +69,38 @@ class ModelSpec:
             return {"preset": self.name, "config": self.preset}
         files = sorted(p for p in self.path.iterdir() if p.is_file())
         return {"path": str(self.path), "files": {p.name: [p.stat().st_size, int(p.stat().st_mtime)] for p in files}}
+
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tiktoken.model")
+
+
+def check_checkpoint(path: Path, trust_remote_code: bool) -> None:
+    """What a checkpoint folder must hold before anything loads it, each gap named for what it is: a config
+    that is JSON, weights, tokenizer files, and trust_remote_code when the model's code lives in the folder."""
+    config_file = path / "config.json"
+    try:
+        config = json.loads(config_file.read_text("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"train.model: {config_file}: not valid JSON at line {exc.lineno} ({exc.msg}); "
+                          "the checkpoint is damaged or incompletely copied") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"train.model: {config_file}: cannot read ({exc})") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"train.model: {config_file}: a model config is a JSON object")
+    if not any((path / f).is_file() for f in WEIGHT_FILES) and not any(path.glob("*.safetensors")):
+        raise ConfigError(f"train.model: {path}: no weights (none of {', '.join(WEIGHT_FILES)}); "
+                          "copy the checkpoint's weight files into the folder")
+    if not any((path / f).is_file() for f in TOKENIZER_FILES):
+        raise ConfigError(f"train.model: {path}: no tokenizer (none of {', '.join(TOKENIZER_FILES)}); "
+                          "copy the checkpoint's tokenizer files into the folder")
+    if "auto_map" in config and not trust_remote_code:
+        from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+        if config.get("model_type") not in CONFIG_MAPPING_NAMES:
+            raise ConfigError(f"train.model: {path}: its model type {config.get('model_type')!r} is code inside the "
+                              "folder (config.json auto_map); set train.trust_remote_code: true (or "
+                              "--trust-remote-code) only if you trust that code")
 
 
 def build_preset(spec: ModelSpec, vocab_size: int, special: dict[str, int], seed: int):
@@ -193,12 +226,12 @@ def _load_base(first: Artifact, trust_remote_code: bool):
     if not first.stage.startswith(TRAIN_PREFIX + "/"):
         raise ArtifactError(f"{first.path}: a {first.stage!r} artifact, not a train stage")
     cfg = first.manifest["config"]
-    spec = ModelSpec.parse(cfg["model"])
     if cfg.get("trust_remote_code") is True and not trust_remote_code:
         raise ArtifactError(
             f"{first.path}: this model was trained with trust_remote_code, so loading it runs the Python code in "
-            f"{spec.path}; if you trust that code, allow it yourself (`--trust-remote-code`, or "
+            f"{cfg['model']}; if you trust that code, allow it yourself (`--trust-remote-code`, or "
             "`trust_remote_code: true` in your evaluate/train config)")
+    spec = ModelSpec.parse(cfg["model"], trust_remote_code)
     base = first.path / "base" if spec.preset is not None else spec.path
     return load_checkpoint(base, trust_remote_code=trust_remote_code and cfg.get("trust_remote_code") is True,
                            dtype=torch.float32 if not torch.cuda.is_available() else None)

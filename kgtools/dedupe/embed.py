@@ -127,7 +127,9 @@ class EmbeddingCache:
             hits = [j for j, k in enumerate(shard_keys) if k in wanted and k not in found]
             if not hits:
                 continue
-            vectors = np.load(keys_file.with_suffix(".npy"), mmap_mode="r")
+            vectors = self._open_shard(keys_file, len(shard_keys), embedder.dim)
+            if vectors is None:
+                continue
             for j in hits:
                 k = shard_keys[j]
                 out[wanted[k]] = vectors[j]
@@ -140,6 +142,22 @@ class EmbeddingCache:
                 out[wanted[k]] = v
             self._write(embedder.model_id, missing, vectors)
         return out, len(missing)
+
+    @staticmethod
+    def _open_shard(keys_file: Path, n: int, dim: int) -> np.ndarray | None:
+        """A shard's vectors, or None (with a warning, the shard deleted) when it is damaged — truncated by a
+        full disk or a killed copy: a cache is never a reason for a run to fail, its texts are embedded again."""
+        npy = keys_file.with_suffix(".npy")
+        try:
+            vectors = np.load(npy, mmap_mode="r")
+            if vectors.shape != (n, dim):
+                raise ValueError(f"shape {vectors.shape}, expected {(n, dim)}")
+            return vectors
+        except (OSError, ValueError) as exc:
+            log.warning("%s: damaged embedding-cache shard (%s); deleted, its texts are embedded again", npy, exc)
+            for f in (keys_file, npy):
+                f.unlink(missing_ok=True)
+            return None
 
     def _write(self, model_id: str, keys: list[bytes], vectors: np.ndarray) -> None:
         n = len(self._shards(model_id))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -113,9 +114,15 @@ def load_ontology(
     catalogs: Iterable[str | Path] = (),
     follow_imports: bool = True,
     strict: bool = False,
+    allow_outside: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> LoadedOntology:
     """Parse ``paths`` (files or folders) and, if ``follow_imports``, the local files they import.
+
+    An ontology may come from someone else: its ``file:`` imports and the entries of the catalogs found
+    beside it are followed only to files inside the folders given (the folders named, the folders of the
+    files named, and of the catalogs named) unless ``allow_outside``; the others stay unresolved, with the
+    reason.
 
     ``progress`` is called with a short message before each file (the CLI shows it).
     """
@@ -156,7 +163,8 @@ def load_ontology(
 
     if follow_imports:
         folders = sorted({p.parent for p in inputs})
-        _resolve_imports(loaded, by_path, catalog, load, lambda: _sibling_ontologies(folders, by_path))
+        roots = None if allow_outside else _allowed_roots(paths, catalogs)
+        _resolve_imports(loaded, by_path, catalog, load, lambda: _sibling_ontologies(folders, by_path), roots)
 
     if loaded.unresolved_imports:
         iris = sorted(loaded.unresolved_imports)
@@ -174,8 +182,20 @@ def _norm(iri: str) -> str:
     return iri.rstrip("/#")
 
 
+def _allowed_roots(paths: Sequence[str | Path], catalogs: Iterable[str | Path]) -> list[Path]:
+    """The folders imports may be read from: each folder given, the folder of each file and catalog given."""
+    roots = {absolute(p) if Path(p).is_dir() else absolute(p).parent for p in paths}
+    roots |= {absolute(c).parent for c in catalogs}
+    return sorted(roots)
+
+
+def _inside(path: Path, roots: list[Path]) -> bool:
+    real = Path(os.path.realpath(path))  # a symlink inside a given folder that points out of it is outside
+    return any(real.is_relative_to(os.path.realpath(r)) for r in roots)
+
+
 def _resolve_imports(loaded: LoadedOntology, by_path: dict[Path, SourceFile], catalog: dict[str, Path], load,
-                     siblings: Callable[[], dict[str, Path]]) -> None:
+                     siblings: Callable[[], dict[str, Path]], roots: list[Path] | None = None) -> None:
     declared = {_norm(iri) for f in loaded.files for iri in f.ontology_iris}
     pending = [(imp, f) for f in loaded.files for imp in f.imports]
     found_beside: dict[str, Path] | None = None
@@ -190,6 +210,11 @@ def _resolve_imports(loaded: LoadedOntology, by_path: dict[Path, SourceFile], ca
             if found_beside is None:
                 found_beside = siblings()
             target = found_beside.get(_norm(iri))
+        if target is not None and roots is not None and not _inside(target, roots):
+            loaded.unresolved_imports.setdefault(iri, []).append(
+                f"{importer.path}; {target} is outside the folders given (kg.allow_imports_outside / "
+                "--allow-imports-outside reads it, for ontologies you trust)")
+            continue
         if target is not None and target.is_file():
             if target in by_path:  # a catalog maps the IRI to a file already loaded under another IRI
                 declared.add(_norm(iri))
@@ -236,6 +261,8 @@ def _parse(path: Path, fmt: str) -> tuple[list[ox.Quad], dict[str, str], str]:
     if fmt == F.OBO:
         quads, prefixes = obo_quads(path)
         return quads, prefixes, "fastobo"
+    if fmt == F.RDFXML:
+        _check_entities(path)
     try:
         parser = ox.parse(
             path=path,
@@ -253,6 +280,8 @@ def _parse(path: Path, fmt: str) -> tuple[list[ox.Quad], dict[str, str], str]:
         ox_error = exc
     except OSError as exc:
         raise OntologyError(path, f"cannot read file ({exc.strerror or exc})") from None
+    except MemoryError as exc:  # Oxigraph's bound on one token (a literal or IRI): 16 MiB
+        raise OntologyError(path, f"a single literal or IRI is too large to parse ({exc}); split or shorten it") from None
     if fmt == F.JSONLD:
         # No rdflib retry for JSON-LD: rdflib's parser fetches remote `@context` documents over HTTP, which
         # would make a file kgtools is given send requests and build from content outside the cache key.
@@ -272,6 +301,50 @@ def _parse(path: Path, fmt: str) -> tuple[list[ox.Quad], dict[str, str], str]:
     quads = list(ox.parse(input=data, format=ox.RdfFormat.N_TRIPLES, rename_blank_nodes=True, lenient=True))
     prefixes = {p: str(ns) for p, ns in fallback.namespace_manager.namespaces()}
     return quads, prefixes, "rdflib"
+
+
+_DOCTYPE_SCAN = 1 << 20  # the internal DTD subset comes before the root element: read at most 1 MiB of it
+_ENTITY_DECL = re.compile(r"""<!ENTITY\s+(%\s+)?([\w.:-]+)\s+(?:"([^"]*)"|'([^']*)'|(SYSTEM|PUBLIC)\b)""")
+_ENTITY_REF = re.compile(r"&([\w.:-]+);")
+ENTITY_EXPANSION_LIMIT = 8192  # characters one entity may expand to; a namespace IRI is well under 200
+
+
+def _check_entities(path: Path) -> None:
+    """Refuse an RDF/XML file whose DTD declares entities that expand without bound ("billion laughs":
+    entities nesting others, ten at a time, which Oxigraph would expand into gigabytes) or that refer to
+    themselves. Ontologies declare entities for namespace IRIs (``<!ENTITY obo "http://…/obo/">``): those
+    expand to a few dozen characters and pass. Read before parsing, in bounded time and memory."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_DOCTYPE_SCAN).decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise OntologyError(path, f"cannot read file ({exc.strerror or exc})") from None
+    start = head.find("<!DOCTYPE")
+    if start < 0:
+        return
+    declared: dict[str, str] = {}
+    for m in _ENTITY_DECL.finditer(head, start):
+        if m.group(1) is None and m.group(5) is None:  # general internal entities; external ones are not fetched
+            declared.setdefault(m.group(2), m.group(3) if m.group(3) is not None else m.group(4))
+    sizes: dict[str, int] = {}
+
+    def size(name: str, stack: tuple[str, ...]) -> int:
+        if name in stack:
+            raise OntologyError(path, f"XML entity '{name}' refers to itself; refused (entity expansion is bounded)")
+        if name not in sizes:
+            value = declared[name]
+            total = len(_ENTITY_REF.sub("", value))
+            for ref in _ENTITY_REF.findall(value):
+                total += size(ref, (*stack, name)) if ref in declared else len(ref) + 2
+                if total > ENTITY_EXPANSION_LIMIT:
+                    break
+            sizes[name] = total
+        return sizes[name]
+
+    for name in declared:
+        if size(name, ()) > ENTITY_EXPANSION_LIMIT:
+            raise OntologyError(path, f"XML entity '{name}' expands to more than {ENTITY_EXPANSION_LIMIT:,} "
+                                "characters (nested entities, as in a 'billion laughs' file); refused")
 
 
 def _rdflib_line(exc: Exception) -> int | None:

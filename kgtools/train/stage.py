@@ -68,6 +68,9 @@ def train(cfg: TrainConfig, data: Artifact, store: ArtifactStore, *, parent: Art
 def check_order(stages: Sequence[str], parent: Artifact | None) -> None:
     """A stage needs the adapter of the stage it builds on: distill the kg_sft model (its teacher), reinforce
     a fine-tuned model (its reference)."""
+    if parent is not None and not parent.stage.startswith("train/"):
+        raise ConfigError(f"--from: {parent.path} is a {parent.stage!r} artifact; a training stage starts from a "
+                          "train artifact (artifacts/train/<stage>/<key>)")
     before = parent.stage.split("/", 1)[1] if parent is not None else None
     for name in stages:
         if name == "distill" and before != "kg_sft":
@@ -212,7 +215,7 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
         write_json_atomic(tmp / "esft_experts.json", {"score": cfg.esft.score, "top_p": cfg.esft.threshold(),
                                                       "experts": {str(k): v for k, v in experts.items()}})
     set_seed(cfg.seed)  # LoRA's A matrices are drawn from the global generator
-    model = add_lora(model, cfg, experts, random_base=ModelSpec.parse(cfg.model).preset is not None)
+    model = add_lora(model, cfg, experts, random_base=ModelSpec.parse(cfg.model, cfg.trust_remote_code).preset is not None)
     balance = BalanceLoss(model, cfg.balance_loss) if "router" in cfg.lora.targets and cfg.balance_loss > 0 else None
 
     metric_before = _objective(name, model, eval_rows, tokenizer, opt)
@@ -367,6 +370,11 @@ def export(artifact: Artifact, out: str | Path, *, trust_remote_code: bool = Fal
     """Merge the stage chain of ``artifact`` into a standalone checkpoint folder (written then renamed).
     ``trust_remote_code`` is the user's to give; an artifact that needs it is refused without it."""
     out = Path(out)
+    if not artifact.stage.startswith("train/"):
+        raise ConfigError(f"{artifact.path}: is a {artifact.stage!r} artifact; export takes a train artifact "
+                          "(artifacts/train/<stage>/<key>)")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is a file; choose a new folder for the exported model")
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"{out}: exists and is not empty; choose a new folder for the exported model")
     model, tokenizer = load_stage_model(artifact, merge=True, trust_remote_code=trust_remote_code)

@@ -92,6 +92,7 @@ def test_from_stage_rebuilds_it_and_what_follows(first_run, mini):
     assert bad.returncode == 2 and "--from: 'pretrain' is not a stage" in bad.stderr
 
 
+@pytest.mark.slow  # with test_reliability's kill -9 at four points of demo-fast, in `make test-slow`
 def test_killed_run_resumes_without_corruption(first_run, mini):
     """SIGKILL while kg_sft trains (after a checkpoint), then run again: it resumes from the checkpoint
     and finishes; nothing half-written is ever read."""

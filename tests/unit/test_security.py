@@ -96,6 +96,8 @@ def _artifact_asking_for_remote_code(tmp_path: Path) -> tuple[Path, Path]:
         "from transformers import PretrainedConfig, PreTrainedModel\n"
         "class EvilConfig(PretrainedConfig):\n    model_type = 'evil'\n"
         "class EvilModel(PreTrainedModel):\n    config_class = EvilConfig\n", "utf-8")
+    (ckpt / "model.safetensors").write_bytes(b"")  # present, so that the folder passes the structural checks
+    (ckpt / "tokenizer.json").write_text("{}", "utf-8")
     art = tmp_path / "train" / "kg_sft" / "abc123"
     (art / "tokenizer").mkdir(parents=True)
     (art / "manifest.json").write_text(json.dumps({
