@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from kgtools.errors import ConfigError
 
@@ -74,6 +75,11 @@ def _only(values: list[str], allowed: tuple[str, ...], what: str) -> list[str]:
     return values
 
 
+def key_error(key: str, message: str) -> PydanticCustomError:
+    """An error of a check across fields (a model validator), blamed on ``key`` relative to the model."""
+    return PydanticCustomError("kgtools_key", "{key}: {message}", {"key": key, "message": message})
+
+
 def format_validation_error(exc: ValidationError, prefix: str = "", source: str | None = None) -> str:
     """One line per problem: ``file: key.path: message``."""
     lines = []
@@ -84,6 +90,8 @@ def format_validation_error(exc: ValidationError, prefix: str = "", source: str 
             msg = "unknown key"
         elif err["type"] == "missing":
             msg = "required key is missing"
+        elif err["type"] == "kgtools_key":  # a check across fields names the key it blames
+            path, msg = ".".join(p for p in (path, err["ctx"]["key"]) if p), err["ctx"]["message"]
         lines.append(f"{path or '<root>'}: {msg}")
     head = f"{source}: " if source else ""
     return head + "invalid configuration — " + "; ".join(lines)
@@ -414,6 +422,18 @@ class TrainConfig(StageConfig):
     @classmethod
     def _dtype(cls, value: str) -> str:
         return _only([value], ("auto", "float32", "bfloat16"), "dtype")[0]
+
+    @model_validator(mode="after")
+    def _together(self) -> TrainConfig:
+        """Settings that contradict each other, found when the config is read (before a pipeline's first
+        stage), not when training starts."""
+        mlp = sorted({"routed_experts", "shared_experts", "dense_mlp"} & set(self.lora.targets))
+        if self.lora.dropout > 0 and mlp:
+            raise key_error("lora.dropout", f"must be 0 when {', '.join(mlp)} are targeted (PEFT target_parameters "
+                            "has no dropout); set it to 0 or target only attention")
+        if self.esft.enabled and "routed_experts" not in self.lora.targets:
+            raise key_error("esft.enabled", "ESFT trains selected routed experts; add 'routed_experts' to lora.targets")
+        return self
 
     def hashable(self) -> dict[str, Any]:
         data = super().hashable()

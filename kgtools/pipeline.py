@@ -52,6 +52,13 @@ class PipelineConfig(StageConfig):
             problems += [f"corpus.texts.{i}: {p}: no such file or folder" for i, p in enumerate(self.corpus.texts) if not p.exists()]
         if self.evaluate is not None and self.evaluate.retention_text is not None and not self.evaluate.retention_text.is_file():
             problems.append(f"evaluate.retention_text: {self.evaluate.retention_text}: no such file")
+        if self.corpus is not None and self.corpus.texts and not problems:
+            from kgtools.corpus.texts import CorpusInputError, check_texts, text_files
+
+            try:  # the first passages of each text file, so a wrong file is reported before kg runs
+                check_texts(text_files(self.corpus.texts), self.corpus.text_field)
+            except CorpusInputError as exc:
+                problems.append(f"corpus.texts: {exc}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

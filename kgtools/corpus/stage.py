@@ -13,7 +13,7 @@ from typing import Any
 
 from kgtools.artifacts import Artifact, ArtifactStore, DatasetResult, absolute, artifact_key, files_digest
 from kgtools.config import CorpusConfig
-from kgtools.corpus.texts import CorpusInputError, read_passages, text_files
+from kgtools.corpus.texts import CorpusInputError, check_texts, read_passages, text_files
 from kgtools.errors import KgtoolsError
 from kgtools.graph.io import load_graph
 from kgtools.graph.templates import TemplateBook
@@ -47,6 +47,7 @@ def build_corpus(
     if not cfg.verbalise and not cfg.texts:
         raise CorpusInputError("corpus: nothing to build — verbalise is off and no texts are given")
     files = text_files(cfg.texts) if cfg.texts else []
+    check_texts(files, cfg.text_field)
     inputs = {f"kg:{kg.key}": kg.key, **files_digest(files)}
     key = artifact_key(STAGE, cfg.hashable(), inputs)
     say = progress or (lambda _msg: None)

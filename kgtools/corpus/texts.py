@@ -4,6 +4,7 @@ Each passage comes with its source, ``file:line`` (or ``file:row``)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -33,7 +34,8 @@ def text_files(paths: Sequence[str | Path]) -> list[Path]:
                 raise CorpusInputError(f"{p}: unsupported text file type {p.suffix!r}; use {', '.join(TEXT_EXTENSIONS)}")
             files.append(p)
         else:
-            raise CorpusInputError(f"{p}: no such file or folder")
+            raise CorpusInputError(f"{p}: not a regular file (a FIFO, socket or device)" if p.exists()
+                                   else f"{p}: no such file or folder")
     return list(dict.fromkeys(files))
 
 
@@ -48,6 +50,15 @@ def read_passages(files: Sequence[Path], text_field: str = "text", base: Path | 
             yield from _jsonl(path, name, text_field)
         else:
             yield from _parquet(path, name, text_field)
+
+
+def check_texts(files: Sequence[Path], text_field: str = "text", passages: int = 64) -> None:
+    """Read the first ``passages`` of each file, so that a wrong file (binary, not UTF-8, broken JSON, a
+    missing field or column) is reported before the stage loads spaCy and the graph, not minutes later.
+    A problem further into a file is still reported, by line, when the stage reaches it."""
+    for path in files:
+        for _ in itertools.islice(read_passages([path], text_field), passages):
+            pass
 
 
 def _open_text(path: Path):

@@ -103,7 +103,8 @@ def expand_inputs(paths: Sequence[str | Path]) -> list[Path]:
         elif p.is_file():
             files.append(p)
         else:
-            raise OntologyError(p, "no such file or folder")
+            raise OntologyError(p, "not a regular file (a FIFO, socket or device); give a file or folder"
+                                if p.exists() else "no such file or folder")
     unique = list(dict.fromkeys(absolute(f) for f in files))
     return unique
 

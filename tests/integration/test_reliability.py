@@ -146,7 +146,7 @@ ONTOLOGY_CASES: dict[str, Case] = {
     "binary as turtle": Case(kg_build("random.ttl", bytes(range(256)) * 8), r"random\.ttl"),
     "gzip as turtle": Case(kg_build("packed.ttl", b"\x1f\x8b\x08\x00" + bytes(64)), r"packed\.ttl"),
     "folder without ontology": Case(lambda t, b: ["kg", "build", w(t, "d/readme.txt", "x").parent, "-a", t / "arts"], r"folder holds no ontology file"),
-    "fifo as ontology": Case(lambda t, b: ["kg", "build", fifo(t, "pipe.ttl"), "-a", t / "arts"], r"pipe\.ttl: .*(not a regular file|no such file)"),
+    "fifo as ontology": Case(lambda t, b: ["kg", "build", fifo(t, "pipe.ttl"), "-a", t / "arts"], r"pipe\.ttl: not a regular file"),
     "billion laughs": Case(kg_build("lol.owl", lol(9)), r"lol\.owl: XML entity 'lol\d' expands to more than"),
     "self-referencing entity": Case(kg_build("self.owl", '<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [\n<!ENTITY a "&b;">\n<!ENTITY b "&a;">\n]>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>\n'), r"self\.owl: XML entity '\w' refers to itself"),
     "50 MB literal": Case(lambda t, b: ["kg", "build", w(t, "big.ttl", PREFIXES + 'ex:A a owl:Class ; rdfs:label "a" ; rdfs:comment "' + "x" * 50_000_000 + '" .\n'), "-a", t / "arts"], r"big\.ttl: a single literal or IRI is too large"),
@@ -206,7 +206,7 @@ STAGE_CASES: dict[str, Case] = {
     "corpus: broken jsonl line": Case(lambda t, b: ["corpus", "build", "--kg", b["kg"], "-a", t / "arts", "--no-verbalise", "-t", w(t, "t.jsonl", '{"text": "a"}\n{"text": \n')], r"t\.jsonl:2"),
     "corpus: jsonl wrong field": Case(lambda t, b: ["corpus", "build", "--kg", b["kg"], "-a", t / "arts", "--no-verbalise", "-t", w(t, "t.jsonl", '{"body": "a"}\n')], r"t\.jsonl.*text"),
     "corpus: binary text": Case(lambda t, b: ["corpus", "build", "--kg", b["kg"], "-a", t / "arts", "--no-verbalise", "-t", w(t, "t.txt", bytes(range(256)) * 4)], r"t\.txt"),
-    "corpus: fifo text": Case(lambda t, b: ["corpus", "build", "--kg", b["kg"], "-a", t / "arts", "--no-verbalise", "-t", fifo(t, "t.txt")], r"t\.txt"),
+    "corpus: fifo text": Case(lambda t, b: ["corpus", "build", "--kg", b["kg"], "-a", t / "arts", "--no-verbalise", "-t", fifo(t, "t.txt")], r"t\.txt: not a regular file"),
     "corpus: kg is a synth artifact": Case(lambda t, b: ["corpus", "build", "--kg", b["synth"], "-a", t / "arts", "-t", RESOURCES / "texts"], r"is a 'synth' artifact, expected a 'kg'"),
     "dedupe: source is a kg artifact": Case(lambda t, b: ["dedupe", "--synth", b["kg"], "-a", t / "arts"], r"'kg' artifact"),
     "dedupe: threshold out of range": Case(lambda t, b: ["dedupe", "--synth", b["synth"], "-a", t / "arts", "--threshold", "1.5"], r"dedupe\.threshold"),
@@ -293,6 +293,9 @@ evaluate:
 """
 
 
+BROKEN_JSONL = '{"text": "a"}\n{oops\n'
+
+
 def _pipeline(edit: Callable[[str], str]) -> Callable:
     def make(t: Path, b: dict[str, Path]) -> list:
         onto = w(t, "o.ttl", GOOD_TTL)
@@ -314,6 +317,9 @@ PIPELINE_CASES: dict[str, Case] = {
     "run: --from unknown stage": Case(lambda t, b: ["run", w(t, "p.yaml", PIPELINE.format(onto=w(t, "o.ttl", GOOD_TTL))), "--from", "pretrain"], r"--from: 'pretrain' is not a stage"),
     "run: broken ontology": Case(lambda t, b: ["run", w(t, "p.yaml", PIPELINE.format(onto=w(t, "o.ttl", PREFIXES + "ex:a ex:b\n")))], r"o\.ttl:\d+: Turtle syntax error"),
     "run: artifacts path is a file": Case(lambda t, b: ["run", w(t, "p.yaml", PIPELINE.format(onto=w(t, "o.ttl", GOOD_TTL)).replace("artifacts: arts", f"artifacts: {w(t, 'afile', 'x')}"))], r"afile"),
+    "run: broken text file found before any stage": Case(lambda t, b: ["run", w(t, "p.yaml", PIPELINE.format(onto=w(t, "o.ttl", GOOD_TTL)) + "corpus:\n  texts: [" + str(w(t, "c.jsonl", BROKEN_JSONL)) + "]\n")], r"corpus\.texts: .*c\.jsonl:2: invalid JSON"),
+    "run: lora dropout with experts": Case(_pipeline(lambda p: p.replace("  model: tiny-deepseek-moe", "  model: tiny-deepseek-moe\n  lora: {dropout: 0.1}")), r"train\.lora\.dropout: must be 0"),
+    "run: esft without routed experts": Case(_pipeline(lambda p: p.replace("  model: tiny-deepseek-moe", "  model: tiny-deepseek-moe\n  esft: {enabled: true}\n  lora: {targets: [attention]}")), r"train\.esft\.enabled"),
     "run: billion laughs": Case(lambda t, b: ["run", w(t, "p.yaml", PIPELINE.format(onto=w(t, "o.owl", lol(9))))], r"o\.owl: XML entity"),
 }
 

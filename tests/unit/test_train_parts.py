@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from kgtools.config import TrainConfig, parse_config
+from kgtools.config import EsftSettings, LoraSettings, TrainConfig, parse_config
 from kgtools.errors import ConfigError
 from kgtools.models import ModelSpec, build_preset, group_targets
 from kgtools.train.adapters import add_lora
@@ -129,7 +129,12 @@ def test_target_groups_reach_the_shared_experts(model):
 
 
 def test_esft_needs_routed_experts(model):
-    cfg = parse_config(TrainConfig, {"lora": {"targets": ["attention"]}, "esft": {"enabled": True}})
+    """Refused when the config is read (before any stage of a pipeline runs), and again by add_lora for a
+    config built around the validation."""
+    with pytest.raises(ConfigError, match=r"train\.esft\.enabled: ESFT trains selected routed experts"):
+        parse_config(TrainConfig, {"lora": {"targets": ["attention"]}, "esft": {"enabled": True}}, prefix="train")
+    cfg = TrainConfig.model_construct(**{**dict(TrainConfig()), "lora": LoraSettings(targets=["attention"]),
+                                         "esft": EsftSettings(enabled=True)})
     with pytest.raises(ConfigError, match="train.esft.enabled"):
         add_lora(model, cfg, {1: [0]})
 
