@@ -48,6 +48,9 @@ class KgConfig(StageConfig):
     strict_imports: bool = Field(False, description="an unresolved owl:imports is an error, not a warning")
     allow_imports_outside: bool = Field(False, description="owl:imports and catalog entries may name files outside "
                                         "the folders of the inputs and catalogs given")
+    max_literal_chars: int = Field(1_000_000, ge=1, description="a file with a longer literal is refused")
+    max_triples: int = Field(50_000_000, ge=1, description="loading more triples than this (all files) is refused: "
+                             "a guard against one file exhausting a shared machine's memory")
     skos_hierarchy: bool = Field(True, description="skos:broader/narrower become is_a edges")
     allow_cycles: bool = Field(False, description="accept is_a cycles instead of failing")
     prefixes: dict[str, str] = Field(default_factory=dict, description="extra CURIE prefixes, prefix → namespace")
@@ -64,6 +67,8 @@ class KgConfig(StageConfig):
         data = super().hashable()
         data.pop("ontologies")
         data.pop("catalogs")
+        data.pop("max_literal_chars")  # guards: they refuse a build, never change what one writes
+        data.pop("max_triples")
         return data
 
 

@@ -105,7 +105,8 @@ def _load_build_write(
     t0 = time.perf_counter()
     loaded = load_ontology(
         cfg.ontologies, catalogs=cfg.catalogs, follow_imports=cfg.follow_imports, strict=cfg.strict_imports,
-        allow_outside=cfg.allow_imports_outside, progress=progress,
+        allow_outside=cfg.allow_imports_outside, max_literal_chars=cfg.max_literal_chars,
+        max_triples=cfg.max_triples, progress=progress,
     )
     progress(f"building the graph from {loaded.triples:,} triples")
     t1 = time.perf_counter()

@@ -116,6 +116,8 @@ def load_ontology(
     follow_imports: bool = True,
     strict: bool = False,
     allow_outside: bool = False,
+    max_literal_chars: int | None = None,
+    max_triples: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> LoadedOntology:
     """Parse ``paths`` (files or folders) and, if ``follow_imports``, the local files they import.
@@ -123,7 +125,8 @@ def load_ontology(
     An ontology may come from someone else: its ``file:`` imports and the entries of the catalogs found
     beside it are followed only to files inside the folders given (the folders named, the folders of the
     files named, and of the catalogs named) unless ``allow_outside``; the others stay unresolved, with the
-    reason.
+    reason. ``max_literal_chars`` and ``max_triples`` bound what one file and all of them together may hold:
+    past them the file is refused with one error naming it, before its triples join the graph.
 
     ``progress`` is called with a short message before each file (the CLI shows it).
     """
@@ -147,6 +150,7 @@ def load_ontology(
         fmt = F.detect_format(path)
         started = time.perf_counter()
         quads, prefixes, parser = _parse(path, fmt)
+        _check_limits(path, quads, sum(f.triples for f in loaded.files), max_literal_chars, max_triples)
         store.extend(quads)
         source = SourceFile(path=path, format=fmt, via=via, triples=len(quads), parser=parser)
         _scan(quads, source, loaded.declared_in, str(path))
@@ -176,6 +180,19 @@ def load_ontology(
                                 "pass the imported files or a catalog-v001.xml, or leave out --strict")
         log.warning("%d owl:imports not resolved locally (pass the files or a catalog): %s", len(iris), shown)
     return loaded
+
+
+def _check_limits(path: Path, quads: list[ox.Quad], held: int, max_literal_chars: int | None,
+                  max_triples: int | None) -> None:
+    """The configurable guards of `kg build` (kg.max_triples, kg.max_literal_chars)."""
+    if max_triples is not None and held + len(quads) > max_triples:
+        raise OntologyError(path, f"loading it would hold {held + len(quads):,} triples, more than kg.max_triples "
+                            f"({max_triples:,}); raise kg.max_triples if this machine has the memory")
+    if max_literal_chars is not None:
+        longest = max((len(q.object.value) for q in quads if isinstance(q.object, ox.Literal)), default=0)
+        if longest > max_literal_chars:
+            raise OntologyError(path, f"a literal of {longest:,} characters, more than kg.max_literal_chars "
+                                f"({max_literal_chars:,}); shorten it or raise kg.max_literal_chars")
 
 
 def _norm(iri: str) -> str:

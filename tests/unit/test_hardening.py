@@ -199,3 +199,20 @@ def test_checkpoint_with_remote_code_passes_when_the_user_allows_it(tmp_path):
                           "model.safetensors": "x", "tokenizer.json": "{}"}.items():
         (tmp_path / name).write_text(content)
     assert ModelSpec.parse(str(tmp_path), trust_remote_code=True).path == tmp_path.resolve()
+
+
+def test_configurable_guards_refuse_a_file_by_name(write):
+    small = write("a.ttl", PREFIXES + 'ex:A a owl:Class ; rdfs:label "alpha" ; rdfs:comment "' + "x" * 5000 + '" .\n')
+    with pytest.raises(OntologyError, match=r"a\.ttl: a literal of 5,000 characters, more than kg\.max_literal_chars"):
+        load_ontology([small], max_literal_chars=4000)
+    with pytest.raises(OntologyError, match=r"a\.ttl: loading it would hold 3 triples, more than kg\.max_triples \(2\)"):
+        load_ontology([small], max_triples=2)
+    assert load_ontology([small], max_literal_chars=5000, max_triples=3).triples == 3
+
+
+def test_guards_do_not_change_the_kg_key():
+    from kgtools.config import KgConfig
+
+    a = KgConfig(ontologies=[Path("x.ttl")])
+    b = KgConfig(ontologies=[Path("x.ttl")], max_triples=10, max_literal_chars=10)
+    assert a.hashable() == b.hashable()
