@@ -371,10 +371,45 @@ def synth_build(
         console.print(f"multiple choice without knowledge ({b['n']:,} questions, chance {b['chance']:.2f}): word overlap "
                       f"{b['word_overlap']:.2f}, longest choice {b['longest_choice']:.2f}, most frequent answer "
                       f"{b['most_frequent_answer']:.2f}", highlight=False)
+    _print_coverage(m)
     dropped = {k: v for k, v in m.get("generator", {}).items() if "/" not in k and v}
     if dropped:
         console.print("generator counters (left out, and why): " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in sorted(dropped.items())),
                       highlight=False)
+
+
+@synth_app.command("stats")
+@user_errors
+def synth_stats(
+    data: Annotated[Path, typer.Argument(help="synth artifact folder, or an artifact root (its latest synth)")] = Path("artifacts"),
+    as_json: Annotated[bool, typer.Option("--json", help="print the coverage as JSON")] = False,
+) -> None:
+    """Coverage of instruction data: per kind of knowledge, how much the graph has and how much reaches
+    train and an evaluation split."""
+    from kgtools.artifacts import Artifact, ArtifactStore
+
+    artifact = Artifact.open(data, "synth") if (data / "manifest.json").is_file() else ArtifactStore(data).latest("synth")
+    m = artifact.manifest
+    if as_json:
+        console.print_json(json.dumps({"path": str(artifact.path), "counts": m["counts"], "coverage": m["coverage"]}))
+        return
+    console.print(f"synth: {artifact.path}")
+    _print_coverage(m)
+
+
+def _print_coverage(m: dict[str, Any]) -> None:
+    kinds = m["coverage"].get("kinds")
+    if not kinds:  # an artifact of kgtools < 0.4
+        return
+    table = Table(title="coverage per kind of knowledge", title_justify="left")
+    for name, justify in (("kind", "left"), ("in graph", "right"), ("in train", "right"), ("share", "right"),
+                          ("in evaluation", "right"), ("share", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for kind, row in kinds.items():
+        pct = lambda v: "–" if v is None else f"{v:.1%}"  # noqa: E731
+        table.add_row(kind, f"{row['facts']:,}", f"{row['train']:,}", pct(row["train_share"]),
+                      f"{row['evaluation']:,}", pct(row["evaluation_share"]))
+    console.print(table)
 
 
 @app.command("dedupe")

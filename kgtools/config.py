@@ -150,7 +150,7 @@ def template_overrides(templates: dict[str, RelationTemplateConfig]) -> dict[str
     return {rel: t.model_dump() for rel, t in templates.items()}
 
 
-SYNONYM_SCOPES = ("exact", "related", "narrow", "broad")
+SYNONYM_SCOPES = ("exact", "abbreviation", "related", "narrow", "broad")
 
 
 class CorpusConfig(StageConfig):
@@ -186,7 +186,7 @@ class CorpusConfig(StageConfig):
         return template_overrides(self.templates)
 
 
-TASKS = ("fact_qa", "inverse_qa", "definition", "multi_hop", "mcq", "yes_no", "list")
+TASKS = ("fact_qa", "inverse_qa", "definition", "synonym", "multi_hop", "mcq", "yes_no", "list")
 
 
 class TaskConfig(StageConfig):
@@ -201,6 +201,7 @@ class TasksConfig(StageConfig):
     fact_qa: TaskConfig = TaskConfig()
     inverse_qa: TaskConfig = TaskConfig()
     definition: TaskConfig = TaskConfig()
+    synonym: TaskConfig = TaskConfig(weight=0.5)
     multi_hop: TaskConfig = TaskConfig(weight=0.5)
     mcq: TaskConfig = TaskConfig()
     yes_no: TaskConfig = TaskConfig()
@@ -310,7 +311,7 @@ class DedupeConfig(StageConfig):
 
 TRAIN_STAGES = ("kg_sft", "distill", "reinforce")
 LORA_GROUPS = ("attention", "shared_experts", "routed_experts", "dense_mlp", "router")
-SFT_TASKS = ("fact_qa", "inverse_qa", "definition", "multi_hop", "mcq", "yes_no", "list")
+SFT_TASKS = ("fact_qa", "inverse_qa", "definition", "synonym", "multi_hop", "mcq", "yes_no", "list")
 
 
 class LoraSettings(StageConfig):
@@ -378,7 +379,7 @@ class SftSettings(OptimSettings):
 class DistillSettings(OptimSettings):
     temperature: float = Field(2.0, gt=0)
     label_weight: float = Field(0.0, ge=0, le=1, description="weight of the label loss mixed with the KL")
-    tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "definition", "multi_hop", "list", "mcq", "yes_no"], min_length=1)
+    tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "definition", "synonym", "multi_hop", "list", "mcq", "yes_no"], min_length=1)
 
 
 class ReinforceSettings(OptimSettings):
@@ -386,7 +387,7 @@ class ReinforceSettings(OptimSettings):
     loss_type: list[str] = Field(default_factory=lambda: ["sigmoid", "sft"], min_length=1)
     lr: float = Field(5e-4, gt=0)
     epochs: float = Field(1, gt=0)
-    tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "yes_no", "mcq"], min_length=1)
+    tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "synonym", "yes_no", "mcq"], min_length=1)
     negative_kinds: list[str] = Field(default_factory=lambda: ["disjoint", "hierarchy", "functional"], description=(
         "kinds of corrupted fact a training pair may reject; `unasserted` (merely not stated) is left out by "
         "default: in an open-world ontology it may be true"))

@@ -26,7 +26,7 @@ from kgtools.errors import ConfigError, KgtoolsError
 from kgtools.evaluate import probe, scoring
 
 STAGE = "eval"
-OPEN_TASKS = ("fact_qa", "inverse_qa", "multi_hop", "list")  # answered by an entity (or entities)
+OPEN_TASKS = ("fact_qa", "inverse_qa", "multi_hop", "list", "synonym")  # answered by an entity (or its name)
 STAGE_ORDER = ("base", "kg_sft+context", "kg_sft", "distill", "reinforce")
 
 

@@ -80,6 +80,11 @@ OBO_RELATED_SYNONYM = OBOINOWL + "hasRelatedSynonym"
 OBO_NARROW_SYNONYM = OBOINOWL + "hasNarrowSynonym"
 OBO_BROAD_SYNONYM = OBOINOWL + "hasBroadSynonym"
 OBO_XREF = OBOINOWL + "hasDbXref"
+IAO_ALTERNATIVE_TERM = OBO + "IAO_0000118"  # 'alternative label' in OBO ontologies that predate oboInOwl synonyms
+COMMONS_AV = "https://www.omg.org/spec/Commons/AnnotationVocabulary/"  # OMG Commons, used by FIBO
+COMMONS_SYNONYM = COMMONS_AV + "synonym"
+COMMONS_ABBREVIATION = COMMONS_AV + "abbreviation"
+COMMONS_ACRONYM = COMMONS_AV + "acronym"
 
 SYNONYM_SCOPES = {
     OBO_EXACT_SYNONYM: "exact",
@@ -87,6 +92,10 @@ SYNONYM_SCOPES = {
     OBO_NARROW_SYNONYM: "narrow",
     OBO_BROAD_SYNONYM: "broad",
     SKOS_ALT_LABEL: "exact",
+    IAO_ALTERNATIVE_TERM: "exact",
+    COMMONS_SYNONYM: "exact",
+    COMMONS_ABBREVIATION: "abbreviation",
+    COMMONS_ACRONYM: "abbreviation",
 }
 
 # Namespaces whose terms are vocabulary, never domain concepts (STW embeds the SKOS vocabulary itself).

@@ -29,6 +29,7 @@ from kgtools.graph.english import clean_text
 from kgtools.graph.model import INSTANCE_OF, IS_A, KnowledgeGraph
 from kgtools.graph.templates import TemplateBook, capitalise, normalise_label, render
 from kgtools.synth.facts import NEGATIVE_KINDS, Fact, FactIndex, unit_hash
+from kgtools.synth.names import synonym_examples
 
 SPLITS = ("train", "preference", "validation", "test_paraphrase", "test_novel_template", "test_heldout")
 
@@ -184,7 +185,7 @@ class Synthesizer:
                 accepted: list[str] | None = None, choices: list[str] | None = None, answer_index: int = -1,
                 rejected: str | None = None, negative_kind: str | None = None, path: list[str] | None = None,
                 rationale: str | None = None, distractor_kinds: list[str] | None = None,
-                alias_ids: list[str] | None = None) -> dict[str, Any]:
+                alias_ids: list[str] | None = None, aliases: list[list[str]] | None = None) -> dict[str, Any]:
         triples = [f.key for f in support]
         ident = hashlib.blake2b("\x1f".join([task, template_id, prompt, answer]).encode(), digest_size=8).hexdigest()
         reply = f"{rationale} So the answer is {answer}." if rationale else answer
@@ -194,7 +195,7 @@ class Synthesizer:
         return {
             "id": ident, "task": task, "split": split, "split_reason": reason, "template_id": template_id,
             "prompt": prompt, "answer": answer, "answer_ids": answer_ids,
-            "accepted_ids": sorted(set(accepted or answer_ids)), "answer_aliases": self.aliases(alias_ids or answer_ids),
+            "accepted_ids": sorted(set(accepted or answer_ids)), "answer_aliases": aliases if aliases is not None else self.aliases(alias_ids or answer_ids),
             "choices": choices or [], "answer_index": answer_index, "rejected": rejected,
             "negative_kind": negative_kind, "distractor_kinds": distractor_kinds or [],
             "context": self.context(support, subject), "triples": triples, "path": path or [subject],
@@ -204,7 +205,8 @@ class Synthesizer:
     # -- tasks ------------------------------------------------------------------------------------
     def examples(self) -> Iterator[dict[str, Any]]:
         gens = {"fact_qa": self.fact_qa, "inverse_qa": self.inverse_qa, "definition": self.definition,
-                "multi_hop": self.multi_hop, "mcq": self.mcq, "yes_no": self.yes_no, "list": self.lists}
+                "multi_hop": self.multi_hop, "mcq": self.mcq, "yes_no": self.yes_no, "list": self.lists,
+                "synonym": lambda: synonym_examples(self)}
         for task in gens:
             if task in self.weights and self.weights[task] > 0:
                 for e in gens[task]():

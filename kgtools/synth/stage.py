@@ -19,7 +19,9 @@ from kgtools.artifacts import Artifact, ArtifactStore, DatasetResult, artifact_k
 from kgtools.config import TRAINING_SPLITS, SynthConfig
 from kgtools.graph.io import load_graph
 from kgtools.synth.baselines import mcq_baselines
+from kgtools.graph.model import INSTANCE_OF, IS_A
 from kgtools.synth.generate import SPLITS, LeakGuard, Synthesizer, leak_check
+from kgtools.synth.names import askable_synonyms
 
 STAGE = "synth"
 DATASET_DIR = "dataset"
@@ -76,7 +78,9 @@ class _Tally:
         self.splits: Counter = Counter()
         self.tasks: dict[str, Counter] = defaultdict(Counter)
         self.kinds: Counter = Counter()
-        self.asked: set[str] = set()
+        self.asked: dict[str, set[str]] = {"train": set(), "evaluation": set()}  # triple keys
+        self.about: dict[str, dict[str, set[str]]] = {  # concepts whose definition / synonyms are asked
+            task: {"train": set(), "evaluation": set()} for task in ("definition", "synonym")}
         self.seen: set[str] = set()
 
     def add(self, e: dict[str, Any]) -> None:
@@ -93,7 +97,10 @@ class _Tally:
             use = "preference" if e["split"] == "preference" else (
                 "yes_no" if e["task"] == "yes_no" else "rejected")
             self.uses[use][e["negative_kind"]] += 1
-        self.asked.update(e["triples"])
+        where = "train" if e["split"] in TRAINING_SPLITS else "evaluation"
+        self.asked[where].update(e["triples"])
+        if e["task"] in self.about:
+            self.about[e["task"]][where].add(e["subject"])
         self.seen.update(e["path"])
         self.seen.update(e["answer_ids"])
         self.seen.add(e["subject"])
@@ -109,20 +116,51 @@ class _Tally:
         }
 
     def coverage(self, syn: Synthesizer) -> dict[str, Any]:
-        """Per relation: facts and the share asked about; and the share of concepts in at least one example."""
-        per_rel: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        """Per kind of knowledge (is_a, each relation, definitions, synonyms): how much the graph has and how
+        much of it reaches train and an evaluation split; and the share of concepts in at least one example."""
+        kinds: dict[str, dict[str, Any]] = {}
+        per_rel: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # facts, in train, in evaluation, in either
         for f in syn.facts:
-            per_rel[f.r][0] += 1
-            per_rel[f.r][1] += f.key in self.asked
+            row = per_rel[f.r]
+            in_train, in_eval = f.key in self.asked["train"], f.key in self.asked["evaluation"]
+            row[0] += 1
+            row[1] += in_train
+            row[2] += in_eval
+            row[3] += in_train or in_eval
+        for r, (n, train, evaluation, _) in sorted(per_rel.items()):
+            name = r if r in (IS_A, INSTANCE_OF) else f"relation:{syn.ix.rel_label.get(r, r)}"
+            kinds[name] = _share(n, train, evaluation) | {"id": r}
         concepts = [n for n in syn.kg.concepts() if n in syn.ix.label]
+        for task, has in (("definition", _has_definition), ("synonym", _has_synonym)):
+            having = [n for n in syn.ix.labelled if has(syn.kg.g.nodes[n])]
+            asked = self.about[task]
+            kinds[task] = _share(len(having), sum(1 for n in having if n in asked["train"]),
+                                 sum(1 for n in having if n in asked["evaluation"]))
         covered = sum(1 for n in concepts if n in self.seen)
         return {
+            "kinds": kinds,
             "relations": {r: {"label": syn.ix.rel_label.get(r, r), "facts": n, "asked": k, "share": round(k / n, 4)}
-                          for r, (n, k) in sorted(per_rel.items())},
+                          for r, (n, _, _, k) in sorted(per_rel.items())},
             "concepts": len(concepts),
             "concepts_in_examples": covered,
             "concept_share": round(covered / len(concepts), 4) if concepts else 0.0,
         }
+
+
+def _share(n: int, train: int, evaluation: int) -> dict[str, Any]:
+    return {"facts": n, "train": train, "evaluation": evaluation,
+            "train_share": round(train / n, 4) if n else None, "evaluation_share": round(evaluation / n, 4) if n else None}
+
+
+def _has_definition(data: dict[str, Any]) -> bool:
+    return bool(data.get("definition")) and data.get("kind") != "external"
+
+
+def _has_synonym(data: dict[str, Any]) -> bool:
+    """A concept with at least one name worth asking (spelling variants of its label and identifiers are not)."""
+    if data.get("kind") == "external" or not data.get("synonyms"):
+        return False
+    return bool(askable_synonyms(data["label"], list(data["synonyms"]), list(data.get("synonym_scopes") or ()))[0])
 
 
 def _build_into(folder: Path, cfg: SynthConfig, kg_artifact: Artifact, say: Callable[[str], None]) -> dict[str, Any]:

@@ -45,6 +45,12 @@ class Checker:
                     if k == "is_a" and self.g.nodes[p].get("label"):
                         self.by_label.setdefault(f"{d['label']} ({self.g.nodes[p]['label']})", set()).add(n)
 
+        self.by_name: dict[str, set[str]] = {}  # every label and synonym, case-folded
+        for n, d in self.g.nodes(data=True):
+            for x in [d.get("label") or "", *(d.get("synonyms") or ())]:
+                if x:
+                    self.by_name.setdefault(" ".join(x.split()).casefold(), set()).add(n)
+
     def up(self, n: str) -> set[str]:
         seen, stack = set(), [n]
         while stack:
@@ -120,6 +126,18 @@ class Checker:
         elif task == "definition":
             node = self.g.nodes[subj]
             assert e["answer"] in (clean_text(node["definition"]), node["label"]) or self.join_ok(e["answer"], [subj])
+        elif task == "synonym":  # from the node's own synonym lists, not kgtools.synth.names
+            node = self.g.nodes[subj]
+            scope = rel.split(":", 1)[1]
+            names = [(" ".join(x.split()), sc) for x, sc in zip(node["synonyms"], node["synonym_scopes"], strict=True)]
+            if "/iq" in e["template_id"]:  # a name asked back: it is one of the concept's, and no other concept's
+                asked = [x for x, sc in names if sc == scope and x.casefold() in e["prompt"].casefold()]
+                assert asked, e["prompt"]
+                assert any(self.by_name.get(x.casefold()) == {subj} for x in asked), e["prompt"]
+                assert self.join_ok(e["answer"], [subj])
+            else:
+                assert (e["answer"], scope) in names and e["answer"].casefold() != node["label"].casefold()
+                assert all(any(a == x for x, _ in names) for a in e["answer_aliases"][0])
         elif task == "multi_hop":
             chain = e["path"][: len(e["path"]) - len(e["answer_ids"])]  # subject, then each unique intermediate
             assert chain[0] == subj and len(chain) >= 2
@@ -174,7 +192,7 @@ def test_every_answer_rederived_from_the_graph(name, tmp_path):
     tasks = {e["task"] for e in sample}
     print(f"\n{name}: {len(examples):,} examples, {len(sample):,} re-derived, zero wrong; tasks {sorted(tasks)}")
     assert len(sample) >= 2000
-    assert {"fact_qa", "inverse_qa", "mcq", "yes_no", "definition"} <= tasks
+    assert {"fact_qa", "inverse_qa", "mcq", "yes_no", "definition", "synonym"} <= tasks
     assert report["leakage"]["test_prompts_in_train"] == 0
     assert report["coverage"]["concept_share"] > 0.9
 
@@ -278,7 +296,7 @@ def kgtools_cli(*args):
     [
         ("synth:\n  tasks:\n    riddles: {weight: 1}\n", r"synth\.tasks\.riddles: unknown key"),
         ("synth:\n  tasks:\n" + "".join(f"    {t}: {{weight: 0}}\n" for t in
-         ("fact_qa", "inverse_qa", "definition", "multi_hop", "mcq", "yes_no", "list")), r"synth\.tasks: .*sum to 0"),
+         ("fact_qa", "inverse_qa", "definition", "synonym", "multi_hop", "mcq", "yes_no", "list")), r"synth\.tasks: .*sum to 0"),
         ("synth:\n  templates:\n    has symptom:\n      questions: ['What is {thing}?']\n",
          r"synth\.templates\.has symptom\.questions\[0\]: unknown placeholder \{thing\}"),
         ("synth:\n  templates:\n    cures:\n      statements: ['{subject} cures {object}.']\n",
@@ -295,3 +313,17 @@ def test_bad_synth_config_names_the_key(tmp_path, write, yaml_text, pattern):
     assert len(lines) == 1 and re.search(pattern, lines[0]), result.stderr
     assert not (tmp_path / "out" / "synth").exists() or not [
         p for p in (tmp_path / "out" / "synth").iterdir() if p.name != "LATEST"]
+
+
+def test_synth_stats_prints_coverage_per_kind(tmp_path):
+    store = ArtifactStore(tmp_path / "arts")
+    kg = build_kg(KgConfig(ontologies=[BUNDLED / "medical.ttl"]), store)
+    art = synthesize(SynthConfig(), kg.artifact, store).artifact
+    shown = kgtools_cli("synth", "stats", art.path)
+    assert shown.returncode == 0, shown.stderr
+    for kind in ("is_a", "relation:has symptom", "definition", "synonym"):
+        assert kind in shown.stdout
+    as_json = kgtools_cli("synth", "stats", tmp_path / "arts", "--json")  # the store's latest synth artifact
+    cov = json.loads(as_json.stdout)["coverage"]["kinds"]
+    assert cov == art.manifest["coverage"]["kinds"]
+    assert cov["synonym"]["facts"] > 100 and 0.8 <= cov["synonym"]["train_share"] < 1

@@ -141,6 +141,21 @@ def test_labels_synonyms_definitions_by_language(kg_of):
     assert "Virusgrippe" in de.node("ex:Flu")["synonyms"] and "influenza" not in de.node("ex:Flu")["synonyms"]
 
 
+def test_alternative_terms_and_abbreviations_are_synonyms_with_their_scope(kg_of):
+    kg, _ = kg_of("""
+        @prefix ex: <http://example.org/med#> .
+        @prefix cmns-av: <https://www.omg.org/spec/Commons/AnnotationVocabulary/> .
+        ex:Mi a owl:Class ; rdfs:label "myocardial infarction" ; obo:IAO_0000118 "heart attack" ;
+            skos:hiddenLabel "myocardial infraction" .
+        ex:Spv a owl:Class ; rdfs:label "special purpose vehicle" ; cmns-av:synonym "special purpose entity" ;
+            cmns-av:abbreviation "SPV" ; cmns-av:acronym "SPE" .
+    """)
+    assert list(zip(kg.node("ex:Mi")["synonyms"], kg.node("ex:Mi")["synonym_scopes"], strict=True)) == [
+        ("heart attack", "exact")]  # a hidden label (a misspelling kept for search) is no name to teach
+    assert list(zip(kg.node("ex:Spv")["synonyms"], kg.node("ex:Spv")["synonym_scopes"], strict=True)) == [
+        ("special purpose entity", "exact"), ("SPV", "abbreviation"), ("SPE", "abbreviation")]
+
+
 def test_deprecated_skipped_unless_asked(kg_of):
     body = """
         @prefix ex: <http://example.org/med#> .
