@@ -255,6 +255,11 @@ def kg_show(
         console.print(f"definition: {node['definition']}", highlight=False)
     if node.get("xrefs"):
         console.print(f"xrefs: {', '.join(node['xrefs'][:12])}" + (" …" if len(node["xrefs"]) > 12 else ""), highlight=False)
+    if node.get("literal_values"):
+        props = graph.meta.get("properties") or {}
+        pairs = [f"{(props.get(p) or {}).get('label') or p} = {v}"
+                 for p, v in zip(node["literal_properties"], node["literal_values"], strict=True)]
+        console.print("values: " + "; ".join(pairs[:12]) + (" …" if len(pairs) > 12 else ""), highlight=False)
     parents = graph.parents(node_id)
     console.print("parents: " + (", ".join(f"{graph.label(p)} [dim]({p})[/]" for p in parents) or "none (a root)"),
                   highlight=False)
@@ -407,7 +412,7 @@ def _print_coverage(m: dict[str, Any]) -> None:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for kind, row in kinds.items():
         pct = lambda v: "–" if v is None else f"{v:.1%}"  # noqa: E731
-        table.add_row(kind, f"{row['facts']:,}", f"{row['train']:,}", pct(row["train_share"]),
+        table.add_row(f"{kind} ({row['name']})" if row.get("name") else kind, f"{row['facts']:,}", f"{row['train']:,}", pct(row["train_share"]),
                       f"{row['evaluation']:,}", pct(row["evaluation_share"]))
     console.print(table)
 

@@ -186,7 +186,7 @@ class CorpusConfig(StageConfig):
         return template_overrides(self.templates)
 
 
-TASKS = ("fact_qa", "inverse_qa", "definition", "synonym", "multi_hop", "mcq", "yes_no", "list")
+TASKS = ("fact_qa", "inverse_qa", "definition", "synonym", "literal", "multi_hop", "mcq", "yes_no", "list")
 
 
 class TaskConfig(StageConfig):
@@ -202,6 +202,7 @@ class TasksConfig(StageConfig):
     inverse_qa: TaskConfig = TaskConfig()
     definition: TaskConfig = TaskConfig()
     synonym: TaskConfig = TaskConfig(weight=0.5)
+    literal: TaskConfig = TaskConfig(weight=0.5)
     multi_hop: TaskConfig = TaskConfig(weight=0.5)
     mcq: TaskConfig = TaskConfig()
     yes_no: TaskConfig = TaskConfig()
@@ -247,12 +248,35 @@ class SplitsConfig(StageConfig):
     entity_disjoint: bool = Field(False, description="hold out whole subjects instead of single facts")
 
 
+class LiteralsConfig(StageConfig):
+    """Which codes and values the `literal` task asks (see kgtools.synth.literals)."""
+
+    xrefs: bool = Field(True, description=(
+        "cross-references (oboInOwl:hasDbXref, literal skos:exactMatch), one kind per code system: 'What ICD-10-CM "
+        "identifier is cholera mapped to?'; citations (PMID, DOI, URLs) are never asked"))
+    notation: bool = Field(True, description="skos:notation values: 'What is the notation of X?'")
+    properties: dict[str, str | None] = Field(default_factory=dict, description=(
+        "annotation or datatype properties (id, IRI or label) → the noun naming their value ('CVX code'); null: "
+        "the property's label without a leading 'has'"))
+    max_values: int = Field(3, ge=1, description=(
+        "a concept with more values of one kind is not asked about it (no single answer to learn)"))
+
+    @field_validator("properties")
+    @classmethod
+    def _nouns(cls, value: dict[str, str | None]) -> dict[str, str | None]:
+        for key, noun in value.items():
+            if not key.strip() or (noun is not None and not noun.strip()):
+                raise ValueError(f"{key!r}: give a property and the noun that names its value, or null")
+        return value
+
+
 class SynthConfig(StageConfig):
     """Knowledge graph → instruction data from graph paths, every answer checked against the graph."""
 
     seed: int = 0
     tasks: TasksConfig = TasksConfig()
     negatives: NegativesConfig = NegativesConfig()
+    literals: LiteralsConfig = LiteralsConfig()
     splits: SplitsConfig = SplitsConfig()
     templates_per_fact: int = Field(2, ge=1, le=20, description="training phrasings per fact group")
     mcq_choices: int = Field(4, ge=2, le=10)
@@ -311,7 +335,7 @@ class DedupeConfig(StageConfig):
 
 TRAIN_STAGES = ("kg_sft", "distill", "reinforce")
 LORA_GROUPS = ("attention", "shared_experts", "routed_experts", "dense_mlp", "router")
-SFT_TASKS = ("fact_qa", "inverse_qa", "definition", "synonym", "multi_hop", "mcq", "yes_no", "list")
+SFT_TASKS = ("fact_qa", "inverse_qa", "definition", "synonym", "literal", "multi_hop", "mcq", "yes_no", "list")
 
 
 class LoraSettings(StageConfig):
@@ -379,7 +403,7 @@ class SftSettings(OptimSettings):
 class DistillSettings(OptimSettings):
     temperature: float = Field(2.0, gt=0)
     label_weight: float = Field(0.0, ge=0, le=1, description="weight of the label loss mixed with the KL")
-    tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "definition", "synonym", "multi_hop", "list", "mcq", "yes_no"], min_length=1)
+    tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "definition", "synonym", "literal", "multi_hop", "list", "mcq", "yes_no"], min_length=1)
 
 
 class ReinforceSettings(OptimSettings):
@@ -387,7 +411,7 @@ class ReinforceSettings(OptimSettings):
     loss_type: list[str] = Field(default_factory=lambda: ["sigmoid", "sft"], min_length=1)
     lr: float = Field(5e-4, gt=0)
     epochs: float = Field(1, gt=0)
-    tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "synonym", "yes_no", "mcq"], min_length=1)
+    tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "synonym", "literal", "yes_no", "mcq"], min_length=1)
     negative_kinds: list[str] = Field(default_factory=lambda: ["disjoint", "hierarchy", "functional"], description=(
         "kinds of corrupted fact a training pair may reject; `unasserted` (merely not stated) is left out by "
         "default: in an open-world ontology it may be true"))

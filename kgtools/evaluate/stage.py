@@ -27,6 +27,7 @@ from kgtools.evaluate import probe, scoring
 
 STAGE = "eval"
 OPEN_TASKS = ("fact_qa", "inverse_qa", "multi_hop", "list", "synonym")  # answered by an entity (or its name)
+VALUE_TASKS = ("literal",)  # answered by a code or value, graded exactly after normalisation
 STAGE_ORDER = ("base", "kg_sft+context", "kg_sft", "distill", "reinforce")
 
 
@@ -160,7 +161,7 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
     prompt = lambda ex: prompt_messages(ex, with_context=with_context)  # noqa: E731
 
     # open questions: greedy generation
-    open_rows = [ex for ex in rows if ex["task"] in (*OPEN_TASKS, "definition")]
+    open_rows = [ex for ex in rows if ex["task"] in (*OPEN_TASKS, *VALUE_TASKS, "definition")]
     answers = probe.generate(model, tokenizer, [prompt(ex) for ex in open_rows], max_new_tokens=cfg.max_new_tokens,
                              batch_size=cfg.batch_size)
     per_task: dict[str, dict[str, float]] = defaultdict(lambda: {"n": 0, "em": 0, "contains": 0})
@@ -169,7 +170,7 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
     samples = []
     for ex, (text, conf) in zip(open_rows, answers, strict=True):
         em, contains = _score_open(ex, text)
-        for bucket in (per_task[ex["task"]], per_rel[ex.get("relation") or "-"] if ex["task"] in OPEN_TASKS else None):
+        for bucket in (per_task[ex["task"]], per_rel[ex.get("relation") or "-"] if ex["task"] in (*OPEN_TASKS, *VALUE_TASKS) else None):
             if bucket is not None:
                 bucket["n"] += 1
                 bucket["em"] += em

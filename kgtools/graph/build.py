@@ -138,6 +138,7 @@ def _lang_rank(lang: str, languages: Sequence[str]) -> int:
 class BuildOptions:
     languages: Sequence[str] = ("en",)
     include_deprecated: bool = False
+    max_value_chars: int = 200  # longer annotation values are prose (notes, comments), not values to ask
     skos_hierarchy: bool = True  # skos:broader / narrower become is_a
     allow_cycles: bool = False
 
@@ -277,6 +278,22 @@ def build_graph(
     for s, o in t.pairs(V.SKOS_EXACT_MATCH):
         if _is_iri(s) and _is_iri(o):
             xref_iris[s].append(o)
+        elif _is_iri(s) and isinstance(o, tuple) and o[0].strip():
+            xref_lits[s].add(o[0].strip())  # DOID writes its mappings as 'UMLS_CUI:C0017409' strings
+
+    # -- values of annotation and datatype properties (codes, dates, notations) ----------------------
+    # Kept per node as parallel (property id, value) lists for synth.literals; prose (long values) and
+    # other languages stay out. Labels, synonyms, definitions and xrefs have their own fields.
+    value_props = sorted({p for p, ts in types.items() if ts & V.VALUE_PROPERTY_TYPES and not _reserved(p)}
+                         - set(_LITERAL_PREDICATES) | {V.SKOS_NOTATION})
+    values: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for prop in value_props:
+        for s, o in t.pairs(prop):
+            if not isinstance(o, tuple) or not _is_iri(s) or not 0 < len(text := o[0].strip()) <= opts.max_value_chars:
+                continue
+            if o[1] and _lang_rank(o[1], languages) > limit:
+                continue
+            values[s].append((prop, text))
 
     # -- class expressions ------------------------------------------------------------------------
     def bnode_map(pred: str) -> dict[str, Term]:
@@ -404,6 +421,8 @@ def build_graph(
             "iri": iri, "label": label, "synonyms": synonyms, "synonym_scopes": scopes, "definition": definition,
             "xrefs": xrefs, "types": node_types, "kind": kind, "deprecated": iri in deprecated,
             "source": declared_in.get(iri),
+            "literal_properties": [mint(p) for p, _ in sorted(set(values.get(iri, ())))],
+            "literal_values": [v for _, v in sorted(set(values.get(iri, ())))],
         }))
         node_ids[iri] = node_id
         return node_id
@@ -447,7 +466,9 @@ def build_graph(
         edges.append((node_ids[src], rid, node_ids[dst], rlabel, prov, qual))
     edges.sort()
 
-    kg = KnowledgeGraph()
+    held = {pid for _, data in node_rows for pid in data["literal_properties"]}
+    kg = KnowledgeGraph({"properties": {  # the properties some node holds a value of, for synth.literals
+        mint(p): {"iri": p, "label": best_label(p) or humanize(local_name(p))} for p in value_props if mint(p) in held}})
     node_rows.sort(key=lambda row: row[0])
     kg.add_nodes(node_rows)
     skipped["duplicate_edge"] = kg.add_edges(edges)

@@ -14,13 +14,14 @@ from kgtools.graph.model import EDGE_FIELDS, NODE_FIELDS, KnowledgeGraph
 NODES_FILE = "nodes.parquet"
 EDGES_FILE = "edges.parquet"
 PHRASING_FILE = "phrasing.json"  # how each relation reads in English (graph.templates.phrasing_table)
+PROPERTIES_FILE = "properties.json"  # annotation and datatype properties with values: id → IRI and label
 
 _STR = pa.string()
 _LIST = pa.list_(pa.string())
 NODE_SCHEMA = pa.schema([
     ("id", _STR), ("iri", _STR), ("label", _STR), ("synonyms", _LIST), ("synonym_scopes", _LIST),
     ("definition", _STR), ("xrefs", _LIST), ("types", _LIST), ("kind", _STR), ("deprecated", pa.bool_()),
-    ("source", _STR),
+    ("source", _STR), ("literal_properties", _LIST), ("literal_values", _LIST),
 ])
 EDGE_SCHEMA = pa.schema([(name, _STR) for name in EDGE_FIELDS])
 assert tuple(NODE_SCHEMA.names) == NODE_FIELDS
@@ -55,6 +56,8 @@ def save_graph(kg: KnowledgeGraph, folder: str | Path) -> None:
     pq.write_table(edge_table(kg), folder / EDGES_FILE)
     text = json.dumps(phrasing_table(kg.relation_labels()), indent=1, sort_keys=True, ensure_ascii=False)
     (folder / PHRASING_FILE).write_text(text + "\n", encoding="utf-8")
+    properties = json.dumps(kg.meta.get("properties") or {}, indent=1, sort_keys=True, ensure_ascii=False)
+    (folder / PROPERTIES_FILE).write_text(properties + "\n", encoding="utf-8")
 
 
 def load_graph(folder: str | Path) -> KnowledgeGraph:
@@ -77,4 +80,9 @@ def load_graph(folder: str | Path) -> KnowledgeGraph:
             kg.meta["phrasing"] = json.loads((folder / PHRASING_FILE).read_text("utf-8"))
         except (OSError, ValueError):
             pass  # derived again by whoever needs it
+    if (folder / PROPERTIES_FILE).is_file():
+        try:
+            kg.meta["properties"] = json.loads((folder / PROPERTIES_FILE).read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(f"{folder / PROPERTIES_FILE}: unreadable ({exc}); rebuild the kg") from None
     return kg

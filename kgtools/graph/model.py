@@ -21,6 +21,7 @@ NODE_KINDS = ("class", "concept", "individual", "external")
 
 NODE_FIELDS = (
     "id", "iri", "label", "synonyms", "synonym_scopes", "definition", "xrefs", "types", "kind", "deprecated", "source",
+    "literal_properties", "literal_values",
 )
 EDGE_FIELDS = ("src", "rel", "rel_label", "dst", "provenance", "qualifier")
 

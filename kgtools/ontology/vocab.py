@@ -47,6 +47,11 @@ OWL_ALL_DISJOINT_CLASSES = OWL + "AllDisjointClasses"
 OWL_MEMBERS = OWL + "members"
 OWL_NAMED_INDIVIDUAL = OWL + "NamedIndividual"
 OWL_OBJECT_PROPERTY = OWL + "ObjectProperty"
+OWL_ANNOTATION_PROPERTY = OWL + "AnnotationProperty"
+OWL_DATATYPE_PROPERTY = OWL + "DatatypeProperty"
+RDF_PROPERTY = RDF + "Property"
+# Properties whose literal values the kg keeps on each node (synth.literals asks the chosen ones).
+VALUE_PROPERTY_TYPES = frozenset({OWL_ANNOTATION_PROPERTY, OWL_DATATYPE_PROPERTY, RDF_PROPERTY})
 OWL_INVERSE_OF = OWL + "inverseOf"
 OWL_TRANSITIVE_PROPERTY = OWL + "TransitiveProperty"
 # Subclasses of owl:ObjectProperty that some files use as the only type of a property.
@@ -72,6 +77,7 @@ SKOS_SCOPE_NOTE = SKOS + "scopeNote"
 SKOS_BROADER = SKOS + "broader"
 SKOS_NARROWER = SKOS + "narrower"
 SKOS_RELATED = SKOS + "related"
+SKOS_NOTATION = SKOS + "notation"
 SKOS_EXACT_MATCH = SKOS + "exactMatch"
 
 IAO_DEFINITION = OBO + "IAO_0000115"

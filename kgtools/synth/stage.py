@@ -81,6 +81,7 @@ class _Tally:
         self.asked: dict[str, set[str]] = {"train": set(), "evaluation": set()}  # triple keys
         self.about: dict[str, dict[str, set[str]]] = {  # concepts whose definition / synonyms are asked
             task: {"train": set(), "evaluation": set()} for task in ("definition", "synonym")}
+        self.literals: dict[str, dict[str, set[str]]] = defaultdict(lambda: {"train": set(), "evaluation": set()})
         self.seen: set[str] = set()
 
     def add(self, e: dict[str, Any]) -> None:
@@ -101,6 +102,8 @@ class _Tally:
         self.asked[where].update(e["triples"])
         if e["task"] in self.about:
             self.about[e["task"]][where].add(e["subject"])
+        elif e["task"] == "literal":
+            self.literals[e["relation"]][where].add(e["subject"])
         self.seen.update(e["path"])
         self.seen.update(e["answer_ids"])
         self.seen.add(e["subject"])
@@ -136,6 +139,10 @@ class _Tally:
             asked = self.about[task]
             kinds[task] = _share(len(having), sum(1 for n in having if n in asked["train"]),
                                  sum(1 for n in having if n in asked["evaluation"]))
+        for kind in syn.literal_kinds:  # facts: concepts holding values of that kind worth asking
+            asked = self.literals[kind.key]
+            kinds[kind.key] = _share(len(kind.values), sum(1 for n in kind.values if n in asked["train"]),
+                                     sum(1 for n in kind.values if n in asked["evaluation"])) | {"name": kind.what}
         covered = sum(1 for n in concepts if n in self.seen)
         return {
             "kinds": kinds,

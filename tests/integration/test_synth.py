@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from kgtools.artifacts import ArtifactStore
-from kgtools.config import KgConfig, SynthConfig
+from kgtools.config import TASKS, KgConfig, SynthConfig
 from kgtools.graph.english import clean_text
 from kgtools.graph.model import KnowledgeGraph, stated
 from kgtools.graph.stage import build_kg
@@ -50,6 +50,16 @@ class Checker:
             for x in [d.get("label") or "", *(d.get("synonyms") or ())]:
                 if x:
                     self.by_name.setdefault(" ".join(x.split()).casefold(), set()).add(n)
+
+    def literal_values(self, n: str, kind: str) -> list[str]:
+        """The raw values of one literal kind on a node: ``xref:MESH`` → its 'MESH:…'/'MeSH:…' xrefs (version
+        stamps in the prefix ignored), ``literal:<property>`` → that property's values."""
+        d = self.g.nodes[n]
+        if kind.startswith("xref:"):
+            system = kind[5:]
+            return [x for x in d.get("xrefs") or () if re.sub(r"_\d{4}(_\d\d_\d\d)?$", "", x.split(":")[0]).upper() == system]
+        prop = kind[len("literal:"):]
+        return [v for p, v in zip(d.get("literal_properties") or (), d.get("literal_values") or (), strict=True) if p == prop]
 
     def up(self, n: str) -> set[str]:
         seen, stack = set(), [n]
@@ -138,6 +148,21 @@ class Checker:
             else:
                 assert (e["answer"], scope) in names and e["answer"].casefold() != node["label"].casefold()
                 assert all(any(a == x for x, _ in names) for a in e["answer_aliases"][0])
+        elif task == "literal":  # a code or value the node holds; asked back only when no other node holds it
+            kind = e["relation"]
+            held = self.literal_values(subj, kind)
+            forms = {x.casefold() for v in held for x in (v, v.split(":", 1)[-1])}
+            if "/iq" in e["template_id"]:
+                assert self.join_ok(e["answer"], [subj])
+                shown = [v for v in held if v.split(":", 1)[-1].casefold() in e["prompt"].casefold()]
+                assert shown, e["prompt"]
+                holders = {n for n in self.g if any(v.split(":", 1)[-1] == s.split(":", 1)[-1]
+                                                    for v in self.literal_values(n, kind) for s in shown)}
+                assert holders == {subj}, (e["prompt"], holders)
+            else:
+                answer = e["answer"].casefold()
+                assert answer in forms or any(v.startswith(e["answer"]) for v in held), (e["prompt"], e["answer"], held)
+                assert e["answer"] not in self.g.nodes[subj]["label"]
         elif task == "multi_hop":
             chain = e["path"][: len(e["path"]) - len(e["answer_ids"])]  # subject, then each unique intermediate
             assert chain[0] == subj and len(chain) >= 2
@@ -296,12 +321,15 @@ def kgtools_cli(*args):
     [
         ("synth:\n  tasks:\n    riddles: {weight: 1}\n", r"synth\.tasks\.riddles: unknown key"),
         ("synth:\n  tasks:\n" + "".join(f"    {t}: {{weight: 0}}\n" for t in
-         ("fact_qa", "inverse_qa", "definition", "synonym", "multi_hop", "mcq", "yes_no", "list")), r"synth\.tasks: .*sum to 0"),
+         TASKS), r"synth\.tasks: .*sum to 0"),
         ("synth:\n  templates:\n    has symptom:\n      questions: ['What is {thing}?']\n",
          r"synth\.templates\.has symptom\.questions\[0\]: unknown placeholder \{thing\}"),
         ("synth:\n  templates:\n    cures:\n      statements: ['{subject} cures {object}.']\n",
          r"synth\.templates\.cures: the graph has no relation"),
         ("synth:\n  negatives:\n    rejected: [maybe]\n", r"synth\.negatives\.rejected: .*unknown negative kind 'maybe'"),
+        ("synth:\n  literals:\n    properties:\n      CVX number: null\n",
+         r"synth\.literals\.properties: no annotation or datatype property 'CVX number'"),
+        ("synth:\n  literals:\n    properties:\n      has code: ''\n", r"synth\.literals\.properties: 'has code': give a property"),
     ],
 )
 def test_bad_synth_config_names_the_key(tmp_path, write, yaml_text, pattern):

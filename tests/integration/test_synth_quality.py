@@ -16,6 +16,7 @@ from kgtools.config import KgConfig, SynthConfig
 from kgtools.graph.english import clean_text
 from kgtools.graph.stage import build_kg
 from kgtools.synth.generate import DEFINITION_INVERSE
+from kgtools.synth.literals import SYSTEMS
 from kgtools.synth.stage import generate_examples, synthesize
 
 from ..conftest import BUNDLED, shared_path
@@ -49,8 +50,12 @@ def _graph_words(kg) -> set[str]:
         for text in (d.get("label"), *(d.get("synonyms") or ()), d.get("definition"), clean_text(d.get("definition")), n):
             if text:
                 words.update(w.casefold() for w in _WORD.findall(text))
+        for text in (*(d.get("xrefs") or ()), *(d.get("literal_values") or ())):  # codes and values it holds
+            words.update(w.casefold() for w in _WORD.findall(text))
     for label in kg.relation_labels().values():
         words.update(w.casefold() for w in _WORD.findall(label))
+    for system in SYSTEMS.values():  # how code systems are written ("MeSH", "ChEBI")
+        words.update(w.casefold() for w in _WORD.findall(system))
     return words
 
 

@@ -156,6 +156,36 @@ def test_alternative_terms_and_abbreviations_are_synonyms_with_their_scope(kg_of
         ("special purpose entity", "exact"), ("SPV", "abbreviation"), ("SPE", "abbreviation")]
 
 
+def test_codes_and_property_values_are_kept_per_node_with_their_property(kg_of, tmp_path):
+    from kgtools.graph.io import load_graph, save_graph
+
+    kg, _ = kg_of("""
+        @prefix ex: <http://example.org/vax#> .
+        @prefix oio: <http://www.geneontology.org/formats/oboInOwl#> .
+        ex:cvx a owl:AnnotationProperty ; rdfs:label "has CVX code" .
+        ex:note a owl:AnnotationProperty ; rdfs:label "editor note" .
+        ex:licensed a owl:DatatypeProperty ; rdfs:label "licensed on" .
+        ex:Vaccine a owl:Class ; rdfs:label "vaccine" .
+        ex:Flu a owl:Class ; rdfs:subClassOf ex:Vaccine ; rdfs:label "influenza vaccine" ; ex:cvx "88" ;
+            oio:hasDbXref "MESH:D007252" ; skos:exactMatch "UMLS_CUI:C0021403" ; skos:notation "V-01" ;
+            ex:note "%s" ; ex:cvx "grippe"@fr .
+        ex:lot1 a owl:NamedIndividual, ex:Flu ; rdfs:label "lot 1" ; ex:licensed "2023-04-11"^^xsd:date .
+    """ % ("x" * 500))
+    flu = kg.node("ex:Flu")
+    assert sorted(flu["xrefs"]) == ["MESH:D007252", "UMLS_CUI:C0021403"]  # a literal exactMatch is a mapping too
+    assert list(zip(flu["literal_properties"], flu["literal_values"], strict=True)) == [
+        ("ex:cvx", "88"), ("skos:notation", "V-01")]  # prose (the 500-character note) and French stay out
+    assert kg.node("ex:lot1")["literal_values"] == ["2023-04-11"]
+    assert kg.meta["properties"] == {
+        "ex:cvx": {"iri": "http://example.org/vax#cvx", "label": "has CVX code"},
+        "ex:licensed": {"iri": "http://example.org/vax#licensed", "label": "licensed on"},
+        "skos:notation": {"iri": "http://www.w3.org/2004/02/skos/core#notation", "label": "notation"}}
+    save_graph(kg, tmp_path)
+    back = load_graph(tmp_path)
+    assert back.meta["properties"] == kg.meta["properties"]
+    assert back.node("ex:Flu")["literal_values"] == ["88", "V-01"]
+
+
 def test_deprecated_skipped_unless_asked(kg_of):
     body = """
         @prefix ex: <http://example.org/med#> .
