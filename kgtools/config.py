@@ -186,7 +186,7 @@ class CorpusConfig(StageConfig):
         return template_overrides(self.templates)
 
 
-TASKS = ("fact_qa", "inverse_qa", "definition", "synonym", "literal", "multi_hop", "mcq", "yes_no", "list")
+TASKS = ("fact_qa", "inverse_qa", "definition", "synonym", "literal", "multi_hop", "diagnosis", "mcq", "yes_no", "list")
 
 
 class TaskConfig(StageConfig):
@@ -204,6 +204,7 @@ class TasksConfig(StageConfig):
     synonym: TaskConfig = TaskConfig(weight=0.5)
     literal: TaskConfig = TaskConfig(weight=0.5)
     multi_hop: TaskConfig = TaskConfig(weight=0.5)
+    diagnosis: TaskConfig = TaskConfig(weight=0.5)
     mcq: TaskConfig = TaskConfig()
     yes_no: TaskConfig = TaskConfig()
     list: TaskConfig = TaskConfig(weight=0.5)
@@ -270,6 +271,23 @@ class LiteralsConfig(StageConfig):
         return value
 
 
+class DiagnosisConfig(StageConfig):
+    """Which relations the `diagnosis` task asks and how many clues a question may give (kgtools.synth.diagnosis)."""
+
+    relations: list[str] = Field(default_factory=list, description=(
+        "relations (ids or labels) whose values are the clues ('has symptom'); empty: every relation for which "
+        "min_subjects subjects have min_clues values or more"))
+    min_clues: int = Field(2, ge=2, description="fewer clues are an inverse question, not a diagnosis")
+    max_clues: int = Field(5, ge=2, description="a subject that needs more clues to be told apart is not asked")
+    min_subjects: int = Field(5, ge=1)
+
+    @model_validator(mode="after")
+    def _range(self) -> DiagnosisConfig:
+        if self.max_clues < self.min_clues:
+            raise ValueError(f"max_clues ({self.max_clues}) is below min_clues ({self.min_clues})")
+        return self
+
+
 class SynthConfig(StageConfig):
     """Knowledge graph → instruction data from graph paths, every answer checked against the graph."""
 
@@ -277,6 +295,7 @@ class SynthConfig(StageConfig):
     tasks: TasksConfig = TasksConfig()
     negatives: NegativesConfig = NegativesConfig()
     literals: LiteralsConfig = LiteralsConfig()
+    diagnosis: DiagnosisConfig = DiagnosisConfig()
     splits: SplitsConfig = SplitsConfig()
     templates_per_fact: int = Field(2, ge=1, le=20, description="training phrasings per fact group")
     mcq_choices: int = Field(4, ge=2, le=10)
@@ -335,7 +354,7 @@ class DedupeConfig(StageConfig):
 
 TRAIN_STAGES = ("kg_sft", "distill", "reinforce")
 LORA_GROUPS = ("attention", "shared_experts", "routed_experts", "dense_mlp", "router")
-SFT_TASKS = ("fact_qa", "inverse_qa", "definition", "synonym", "literal", "multi_hop", "mcq", "yes_no", "list")
+SFT_TASKS = ("fact_qa", "inverse_qa", "definition", "synonym", "literal", "multi_hop", "diagnosis", "mcq", "yes_no", "list")
 
 
 class LoraSettings(StageConfig):
@@ -403,7 +422,7 @@ class SftSettings(OptimSettings):
 class DistillSettings(OptimSettings):
     temperature: float = Field(2.0, gt=0)
     label_weight: float = Field(0.0, ge=0, le=1, description="weight of the label loss mixed with the KL")
-    tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "definition", "synonym", "literal", "multi_hop", "list", "mcq", "yes_no"], min_length=1)
+    tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "definition", "synonym", "literal", "multi_hop", "diagnosis", "list", "mcq", "yes_no"], min_length=1)
 
 
 class ReinforceSettings(OptimSettings):

@@ -12,7 +12,7 @@ import numpy as np
 
 from kgtools.artifacts import Artifact
 
-TASK_COLUMNS = ("fact_qa", "inverse_qa", "multi_hop", "list", "synonym", "literal", "definition")
+TASK_COLUMNS = ("fact_qa", "inverse_qa", "multi_hop", "list", "synonym", "literal", "diagnosis", "definition")
 
 
 def _fmt(v: Any) -> str:
@@ -38,14 +38,15 @@ def write_report(folder: Path, metrics: dict[str, Any], stages: Sequence[Artifac
         lines.append("")
     for split in metrics["splits"]:
         lines += [f"## {split} ({metrics['splits'][split]} examples)", "",
-                  "| model | multiple choice | open EM | open contains | entity EM | true/false | corrupted accepted | "
+                  "| model | multiple choice | diagnosis choice | open EM | open contains | entity EM | true/false | corrupted accepted | "
                   "true accepted | "
                   "confident wrong entity | " + " | ".join(f"{t} EM" for t in TASK_COLUMNS) + " |",
-                  "|---" + "|---:" * (8 + len(TASK_COLUMNS)) + "|"]
+                  "|---" + "|---:" * (9 + len(TASK_COLUMNS)) + "|"]
         for label, per in results.items():
             s = per[split]
             tasks = [_fmt(s["open"].get(t, {}).get("em")) for t in TASK_COLUMNS]
-            lines.append(f"| {label} | {_fmt(s['mcq']['accuracy'])} | {_fmt(s['open_em'])} | "
+            diagnosis = s["mcq"].get("diagnosis") or {}
+            lines.append(f"| {label} | {_fmt(s['mcq']['accuracy'])} | {_fmt(diagnosis.get('accuracy'))} | {_fmt(s['open_em'])} | "
                          f"{_fmt(s['open_contains'])} | {_fmt(s['open_entity_em'])} | {_fmt(s['yes_no']['accuracy'])} | "
                          f"{_fmt(s['yes_no']['acceptance_of_corrupted'])} | {_fmt(s['yes_no'].get('acceptance_of_true'))} | "
                          f"{_fmt(s['wrong_entities']['confident_wrong_entity_rate'])} | " + " | ".join(tasks) + " |")

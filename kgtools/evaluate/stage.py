@@ -26,7 +26,7 @@ from kgtools.errors import ConfigError, KgtoolsError
 from kgtools.evaluate import probe, scoring
 
 STAGE = "eval"
-OPEN_TASKS = ("fact_qa", "inverse_qa", "multi_hop", "list", "synonym")  # answered by an entity (or its name)
+OPEN_TASKS = ("fact_qa", "inverse_qa", "multi_hop", "list", "synonym", "diagnosis")  # answered by an entity (or its name)
 VALUE_TASKS = ("literal",)  # answered by a code or value, graded exactly after normalisation
 STAGE_ORDER = ("base", "kg_sft+context", "kg_sft", "distill", "reinforce")
 
@@ -192,12 +192,16 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
 
     # multiple choice by log-likelihood, no generation
     mcq = [ex for ex in rows if ex["task"] == "mcq" and ex["choices"]]
-    correct = 0
+    correct = diagnosis = diagnosis_right = 0
     for ex in mcq:
         best, _ = probe.choose(model, tokenizer, prompt(ex), ex["choices"], batch_size=cfg.batch_size)
         correct += best == ex["answer_index"]
+        if ex["template_id"].startswith("diagnosis/"):  # the multiple-choice form of a diagnosis question
+            diagnosis += 1
+            diagnosis_right += best == ex["answer_index"]
     out["mcq"] = {"n": len(mcq), "accuracy": _div(correct, len(mcq)),
-                  "chance": _div(sum(1 / len(ex["choices"]) for ex in mcq), len(mcq))}
+                  "chance": _div(sum(1 / len(ex["choices"]) for ex in mcq), len(mcq)),
+                  "diagnosis": {"n": diagnosis, "accuracy": _div(diagnosis_right, diagnosis)}}
 
     # true/false: which of the two answers is likelier; accepting a corrupted fact is a hallucination
     yn = [ex for ex in rows if ex["task"] == "yes_no" and ex.get("rejected")]

@@ -29,6 +29,7 @@ from kgtools.graph.english import clean_text
 from kgtools.graph.model import INSTANCE_OF, IS_A, KnowledgeGraph
 from kgtools.graph.templates import TemplateBook, capitalise, normalise_label, render
 from kgtools.synth.facts import NEGATIVE_KINDS, Fact, FactIndex, unit_hash
+from kgtools.synth.diagnosis import diagnosis_examples, diagnosis_relations
 from kgtools.synth.literals import LiteralKind, literal_examples, literal_kinds
 from kgtools.synth.names import synonym_examples
 
@@ -88,6 +89,8 @@ class Synthesizer:
         self._neighbours: dict[str, list[Fact]] = {}
         # codes and values asked by the literal task; resolved here so that a wrong property is an error first
         self.literal_kinds: list[LiteralKind] = literal_kinds(self) if self.weights.get("literal") else []
+        self.diagnosable: set[str] = set()  # "subject|relation" that a diagnosis question tells apart
+        self.diagnosis_relations: list[str] = diagnosis_relations(self) if self.weights.get("diagnosis") else []
 
     def _relation_filter(self, kg: KnowledgeGraph) -> set[str] | None:
         if not self.cfg.relations:
@@ -209,7 +212,8 @@ class Synthesizer:
     def examples(self) -> Iterator[dict[str, Any]]:
         gens = {"fact_qa": self.fact_qa, "inverse_qa": self.inverse_qa, "definition": self.definition,
                 "multi_hop": self.multi_hop, "mcq": self.mcq, "yes_no": self.yes_no, "list": self.lists,
-                "synonym": lambda: synonym_examples(self), "literal": lambda: literal_examples(self)}
+                "synonym": lambda: synonym_examples(self), "literal": lambda: literal_examples(self),
+                "diagnosis": lambda: diagnosis_examples(self)}
         for task in gens:
             if task in self.weights and self.weights[task] > 0:
                 for e in gens[task]():

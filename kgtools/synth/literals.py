@@ -225,7 +225,7 @@ def _forward(syn: Synthesizer, kind: LiteralKind, n: str, values: list[str], sta
     phrasings = XREF_FORWARD if kind.xref else VALUE_FORWARD
     templates = [(f"{kind.key}/q{i}", t) for i, t in enumerate(phrasings)]
     accepted = list(dict.fromkeys(form for v in values for form in _forms(kind, v)[1]))
-    rejected = _other_value(syn, kind, n, values) if kind.identifying else None
+    rejected = _other_value(syn, kind, n, values) if kind.identifying and _functional_ok(syn) else None
     for i, (split, tid, tpl, reason) in enumerate(syn.plan("literal", (kind.key, n), templates, status).entries):
         answer = _forms(kind, values[i % len(values)])[0]
         prompt = capitalise(tpl.format(subject=syn.name(n), **_fields(kind)))
@@ -238,12 +238,17 @@ def _inverse(syn: Synthesizer, kind: LiteralKind, n: str, value: str, status: st
     templates = [(f"{kind.key}/iq{i}", t) for i, t in enumerate(phrasings)]
     data = syn.kg.g.nodes[n]
     names = list(dict.fromkeys([syn.name(n), data["label"], *(data.get("synonyms") or ())]))
-    other = next((c for c in syn.ix.similar(n) if not syn.ix.same_name(c, n)), None)
+    other = next((c for c in syn.ix.similar(n) if not syn.ix.same_name(c, n)), None) if _functional_ok(syn) else None
     for split, tid, tpl, reason in syn.plan("literal", (kind.key, n, value), templates, status).entries:
         prompt = capitalise(tpl.format(value=value, code=_said(kind, value), type=_type_word(syn, n), **_fields(kind)))
         yield syn.example("literal", split, reason, tid, prompt, syn.name(n), [n], support=[], subject=n,
                           relation=kind.key, rejected=syn.name(other) if other else None,
                           negative_kind="functional" if other else None, aliases=[names])
+
+
+def _functional_ok(syn: Synthesizer) -> bool:
+    """Another concept's code is false by function (a code names one entry): used where the config allows it."""
+    return "functional" in syn.cfg.negatives.rejected
 
 
 def _type_word(syn: Synthesizer, n: str) -> str:

@@ -104,6 +104,8 @@ class _Tally:
             self.about[e["task"]][where].add(e["subject"])
         elif e["task"] == "literal":
             self.literals[e["relation"]][where].add(e["subject"])
+        elif e["task"] == "diagnosis":
+            self.literals["diagnosis"][where].add(f"{e['subject']}|{e['relation']}")
         self.seen.update(e["path"])
         self.seen.update(e["answer_ids"])
         self.seen.add(e["subject"])
@@ -143,6 +145,10 @@ class _Tally:
             asked = self.literals[kind.key]
             kinds[kind.key] = _share(len(kind.values), sum(1 for n in kind.values if n in asked["train"]),
                                      sum(1 for n in kind.values if n in asked["evaluation"])) | {"name": kind.what}
+        if syn.weights.get("diagnosis"):  # facts: subject–relation pairs a minimal set of clues tells apart
+            asked = self.literals["diagnosis"]
+            kinds["diagnosis"] = _share(len(syn.diagnosable), len(asked["train"] & syn.diagnosable),
+                                        len(asked["evaluation"] & syn.diagnosable))
         covered = sum(1 for n in concepts if n in self.seen)
         return {
             "kinds": kinds,

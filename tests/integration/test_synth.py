@@ -116,6 +116,18 @@ class Checker:
         elif task == "inverse_qa":
             assert all(o in self.asserted(s, rel) for s in e["answer_ids"] for o in [subj])
             assert self.join_ok(e["answer"], e["answer_ids"])
+        elif task == "diagnosis" or e["template_id"].startswith("diagnosis/"):
+            # every clue holds for the answer (stated on it or an ancestor), and no other concept holds them all
+            clues = {o for s, r, o in triples}
+            assert len(clues) >= 2 and all(r == rel and (s == subj or s in self.up(subj)) for s, r, o in triples)
+            assert all(self.label(c).casefold() in e["prompt"].casefold() for c in clues), e["prompt"]
+            holders = {n for n in self.g if self.g.nodes[n].get("label") and clues <= self.entailed(n, rel)}
+            assert holders == {subj}, (e["prompt"], holders)
+            if task == "mcq":
+                correct = [i for i, c in enumerate(e["choices"]) if self.by_label[c] & holders]
+                assert correct == [e["answer_index"]], (e["prompt"], e["choices"], correct)
+            else:
+                assert self.join_ok(e["answer"], [subj])
         elif task == "mcq":
             truth = self.entailed(subj, rel)
             correct = [i for i, c in enumerate(e["choices"]) if self.by_label[c] & truth]
@@ -249,8 +261,13 @@ def test_splits_measure_injection_honestly(tmp_path):
     assert report["leakage"]["template_seen_in_train_share"]["test_novel_template"] == 0.0
     # test_heldout: no held-out triple, and no triple between the same two concepts, is in train
     pairs = {frozenset((t.split("|")[0], t.split("|")[2])) for t in train_triples}
-    held = [e for e in examples if e["split"] == "test_heldout" and e["task"] in ("fact_qa", "mcq", "yes_no")]
+    held = [e for e in examples if e["split"] == "test_heldout" and e["task"] in ("fact_qa", "mcq", "yes_no")
+            and not e["template_id"].startswith("diagnosis/")]
     assert held
+    # a diagnosis combines facts: it is trained only when all of them are, else held out with one never trained
+    diagnoses = [e for e in examples if e["template_id"].startswith("diagnosis/")]
+    assert diagnoses and all(set(e["triples"]) <= train_triples for e in diagnoses if e["split"] == "train")
+    assert all(set(e["triples"]) - train_triples for e in diagnoses if e["split"] == "test_heldout")
     for e in held:
         assert not set(e["triples"]) & train_triples
         if e["task"] in ("mcq", "yes_no"):
@@ -289,8 +306,11 @@ def test_entity_disjoint_split_holds_out_whole_subjects(tmp_path):
     kg = build_kg(KgConfig(ontologies=[BUNDLED / "medical.ttl"]), ArtifactStore(tmp_path)).graph()
     examples, _ = generate_examples(SynthConfig(splits={"entity_disjoint": True, "heldout": 0.2}), kg)
     train_subjects = {t.split("|")[0] for e in examples if e["split"] == "train" for t in e["triples"]}
-    held_subjects = {e["triples"][0].split("|")[0] for e in examples if e["split"] == "test_heldout" and e["task"] == "mcq"}
+    held = [e for e in examples if e["split"] == "test_heldout" and e["task"] == "mcq"]
+    held_subjects = {e["triples"][0].split("|")[0] for e in held if not e["template_id"].startswith("diagnosis/")}
     assert held_subjects and not held_subjects & train_subjects
+    # a held-out diagnosis rests on a held-out subject's facts (its own, or an ancestor's it inherits)
+    assert all({t.split("|")[0] for t in e["triples"]} - train_subjects for e in held if e["template_id"].startswith("diagnosis/"))
 
 
 def test_same_seed_gives_byte_identical_datasets(tmp_path):
@@ -330,6 +350,8 @@ def kgtools_cli(*args):
         ("synth:\n  literals:\n    properties:\n      CVX number: null\n",
          r"synth\.literals\.properties: no annotation or datatype property 'CVX number'"),
         ("synth:\n  literals:\n    properties:\n      has code: ''\n", r"synth\.literals\.properties: 'has code': give a property"),
+        ("synth:\n  diagnosis:\n    relations: [has sign]\n", r"synth\.diagnosis\.relations: the graph has no relation 'has sign'"),
+        ("synth:\n  diagnosis:\n    min_clues: 3\n    max_clues: 2\n", r"synth\.diagnosis: .*max_clues \(2\) is below min_clues \(3\)"),
     ],
 )
 def test_bad_synth_config_names_the_key(tmp_path, write, yaml_text, pattern):
