@@ -55,9 +55,13 @@ def child(kind: str, kg_path: str, n: int, weight: float) -> dict:
     return {"examples": count, "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
 
 
-def quality_child(kg_path: str) -> dict:
+# Tasks the baseline generator does not have (issue 13): off for the like-for-like time, on for the full one.
+NEW_TASKS = ("synonym", "literal", "diagnosis")
+
+
+def quality_child(kg_path: str, off: str = "") -> dict:
     """Generate every example of one graph with the kgtools on sys.path; seconds, count and (if this
-    kgtools reports it) the quality section of the report."""
+    kgtools reports it) the quality section of the report. ``off``: tasks to switch off, comma-separated."""
     import kgtools
     from kgtools.config import SynthConfig
     from kgtools.graph.io import load_graph
@@ -65,7 +69,8 @@ def quality_child(kg_path: str) -> dict:
 
     graph = load_graph(kg_path)
     start = time.perf_counter()
-    syn = Synthesizer(graph, SynthConfig())
+    cfg = SynthConfig(tasks={t: {"enabled": False} for t in off.split(",") if t}) if off else SynthConfig()
+    syn = Synthesizer(graph, cfg)
     examples = list(syn.examples())
     seconds = time.perf_counter() - start
     out = {"examples": len(examples), "seconds": seconds, "kgtools": kgtools.__file__}
@@ -110,30 +115,33 @@ def quality(baseline_ref: str, repeats: int) -> None:
                     continue
                 kg = build_kg(KgConfig(ontologies=paths), ArtifactStore(tmp / "a")).path
                 new = min((_quality_run(kg, None) for _ in range(repeats)), key=lambda r: r["seconds"])
+                same = min((_quality_run(kg, None, ",".join(NEW_TASKS)) for _ in range(repeats)), key=lambda r: r["seconds"])
                 old = min((_quality_run(kg, worktree) for _ in range(repeats)), key=lambda r: r["seconds"])
-                rows.append((name, new, old))
+                rows.append((name, new, old, same))
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], capture_output=True)
     print(f"\n{'ontology':<16}{'MCQ':>6}{'chance':>8}{'overlap':>9}{'longest':>9}{'frequent':>10}"
-          f"{'answer words (median/max)':>27}{'examples':>10}{'s':>7}{'baseline s':>12}{'ratio':>7}")
-    for name, new, old in rows:
+          f"{'answer words (median/max)':>27}{'examples':>10}{'s':>7}{'same tasks s':>14}{'baseline s':>12}{'ratio':>7}")
+    for name, new, old, same in rows:
         b, w = new["quality"]["mcq_baselines"], new["quality"]["answer_words"]
         print(f"{name:<16}{b['n']:>6}{b['chance']:>8.3f}{b['word_overlap']:>9.3f}{b['longest_choice']:>9.3f}"
               f"{b['most_frequent_answer']:>10.3f}{w['median']:>14}/{w['max']:<12}{new['examples']:>10,}"
-              f"{new['seconds']:>7.2f}{old['seconds']:>12.2f}{new['seconds'] / old['seconds']:>6.2f}x")
+              f"{new['seconds']:>7.2f}{same['seconds']:>14.2f}{old['seconds']:>12.2f}{same['seconds'] / old['seconds']:>6.2f}x")
+    print(f"(s: every default task; same tasks s: without {', '.join(NEW_TASKS)}, which the baseline lacks — the "
+          "ratio compares that with the baseline)")
     print("\nnegative kinds, share per use (mcq distractors, yes_no statements, rejected answers, preference split):")
-    for name, new, _ in rows:
+    for name, new, _, _ in rows:
         shares = new["quality"]["negative_kind_shares"]
         print(f"  {name:<16}" + "; ".join(f"{use}: " + ", ".join(f"{k} {v:.2f}" for k, v in kinds.items())
                                          for use, kinds in shares.items()))
 
 
-def _quality_run(kg: Path, worktree: Path | None) -> dict:
+def _quality_run(kg: Path, worktree: Path | None, off: str = "") -> dict:
     env = dict(os.environ)
     if worktree is not None:
         env["PYTHONPATH"] = str(worktree) + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run([sys.executable, __file__, "--quality-child", str(kg)], capture_output=True, text=True,
-                          env=env, cwd=worktree or ROOT)
+    proc = subprocess.run([sys.executable, __file__, "--quality-child", str(kg), *(["--off", off] if off else [])],
+                          capture_output=True, text=True, env=env, cwd=worktree or ROOT)
     if proc.returncode:
         raise RuntimeError(proc.stderr[-3000:])
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -172,9 +180,10 @@ def main() -> None:
                         help="git revision whose generator --quality times against (default: before issue 12)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quality-child", help=argparse.SUPPRESS)
+    parser.add_argument("--off", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quality_child:
-        print(json.dumps(quality_child(args.quality_child)))
+        print(json.dumps(quality_child(args.quality_child, args.off)))
         return
     if args.quality:
         quality(args.baseline_ref, args.repeats)

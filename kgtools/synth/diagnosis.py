@@ -174,9 +174,10 @@ def _noun(syn: Synthesizer, r: str) -> str:
 
 def _templates(syn: Synthesizer, r: str) -> list[tuple[str, str]]:
     noun = _noun(syn, r)
+    written = syn.book.get(r).source in ("builtin", "override")  # phrasings a person wrote: "related to"
     if noun.casefold() in FINDINGS:
         chosen = CLINICAL
-    elif noun:
+    elif noun and not written:
         chosen = GENERIC_NOUN
     else:  # a verb or passive relation: its own inverse questions, asked of every clue at once
         # its own inverse questions, the object slot filled with every clue ("What does both A and B treat?");

@@ -90,7 +90,10 @@ class _Tally:
         self.kinds[e["negative_kind"] or "-"] += 1
         self.answer_words.append(len(e["answer"].split()))
         if e["task"] == "mcq":
-            self.mcq.append({"subject": self.name(e["subject"]), "choices": e["choices"],
+            # what a guesser sees of the question: its subject, or for a diagnosis (whose subject is the answer)
+            # the clues it gives
+            seen = e["prompt"].split("\n")[0] if e["template_id"].startswith("diagnosis/") else self.name(e["subject"])
+            self.mcq.append({"subject": seen, "choices": e["choices"],
                              "answer_index": e["answer_index"], "split": e["split"]})
             for kind in e["distractor_kinds"]:
                 self.uses["mcq"][kind] += 1

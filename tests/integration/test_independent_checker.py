@@ -26,6 +26,7 @@ from kgtools.synth.stage import generate_examples
 from ..conftest import shared_path
 
 YES, NO = {"True", "Yes"}, {"False", "No"}
+OBOINOWL = "http://www.geneontology.org/formats/oboInOwl#"
 
 
 class RdfChecker:
@@ -167,6 +168,17 @@ def test_rdflib_rederives_every_answer_choice_and_negative(name):
         rel = e["relation"]
         if task == "definition":
             continue
+        if task in ("synonym", "literal"):  # names and codes: literals the subject's IRI carries in the files
+            subject = node[e["subject"]]
+            said = _literals(checker.g, subject, rel)
+            back = "/iq" in e["template_id"]
+            forms = said | {v.rpartition(":")[2] for v in said}  # a code is said alone or as its CURIE
+            if not back and not {e["answer"], e["answer"].rpartition(":")[2]} & forms:
+                errors.append(f"{rel} {e['answer']!r} is not on {subject}: {e['prompt'][:120]!r}")
+            if back and not any(v.rpartition(":")[2].casefold() in e["prompt"].casefold() for v in said):
+                errors.append(f"{rel}: the prompt names nothing {subject} carries: {e['prompt'][:120]!r}")
+            counts[task] += 1
+            continue
         prop = _relation(checker, rel_labels, rel)
         for t in e["triples"]:
             s, r, o = t.split("|")
@@ -177,6 +189,16 @@ def test_rdflib_rederives_every_answer_choice_and_negative(name):
             for a in e["answer_ids"]:
                 if not checker.holds(node[e["subject"]], prop, node[a]):
                     errors.append(f"wrong answer {a}: {e['prompt'][:120]!r}")
+        elif e["template_id"].startswith("diagnosis/"):  # every clue holds, and of the choices only for the answer
+            clues = [node[t.split("|")[2]] for t in e["triples"]]
+            if not all(checker.holds(node[e["subject"]], prop, c) for c in clues):
+                errors.append(f"a clue does not hold for the answer: {e['prompt'][:160]!r}")
+            if task == "mcq":
+                truth = [c for c in e["choices"] if any(all(checker.holds(x, prop, c_) for c_ in clues)
+                                                        for x in _named(checker, c))]
+                if truth != [e["answer"]]:
+                    errors.append(f"diagnosis with {len(truth)} right choices {truth}: {e['prompt'][:160]!r}")
+            counts["diagnosis"] += 1
         elif task == "mcq":
             truth = [c for c in e["choices"] if any(checker.holds(node[e["subject"]], prop, x) for x in _named(checker, c))]
             if truth != [e["answer"]]:
@@ -199,10 +221,30 @@ def test_rdflib_rederives_every_answer_choice_and_negative(name):
             counts["multi_hop"] += 1
     contradictory = [p for p, a in train_answers.items() if len(a) > 1]
     print(f"\n{name}: {len(examples):,} examples, {counts['triples']:,} triples, {counts['mcq']:,} MCQ, "
-          f"{counts['negatives']:,} negatives, {counts['multi_hop']:,} chains re-derived with rdflib")
+          f"{counts['negatives']:,} negatives, {counts['multi_hop']:,} chains, {counts['synonym']:,} synonym, "
+          f"{counts['literal']:,} code and {counts['diagnosis']:,} diagnosis questions re-derived with rdflib")
     assert not errors, f"{len(errors)} errors, e.g. {errors[:5]}"
     assert not contradictory, contradictory[:3]
     assert counts["mcq"] > 500 and counts["negatives"] > 1000
+
+
+SYNONYMS = [URIRef(OBOINOWL + p) for p in ("hasExactSynonym", "hasRelatedSynonym", "hasNarrowSynonym", "hasBroadSynonym")]
+SYNONYMS += [SKOS.altLabel, URIRef("http://purl.obolibrary.org/obo/IAO_0000118")]
+SYNONYMS += [URIRef("https://www.omg.org/spec/Commons/AnnotationVocabulary/" + p) for p in ("synonym", "abbreviation", "acronym")]
+OBOINOWL_XREF = URIRef(OBOINOWL + "hasDbXref")
+
+
+def _literals(g: rdflib.Graph, s: URIRef, rel: str) -> set[str]:
+    """The literals of ``s`` a synonym or code question may use: its synonyms (and labels, which an inverse
+    question answers with), its cross-references (``xref:…``), or any property's values (``literal:…``)."""
+    if rel.startswith("synonym:"):
+        preds = [*SYNONYMS, RDFS.label, SKOS.prefLabel]
+    elif rel.startswith("xref:"):
+        preds = [OBOINOWL_XREF, SKOS.exactMatch]
+    else:
+        preds = [p for p in g.predicates(s, None)]
+    return {" ".join(str(o).split()) for p in preds for o in g.objects(s, p) if isinstance(o, Literal)} | {
+        str(o)[:10] for p in preds for o in g.objects(s, p) if isinstance(o, Literal) and re.match(r"\d{4}-\d\d-\d\d", str(o))}
 
 
 def _named(checker: RdfChecker, choice: str) -> set[URIRef]:
