@@ -42,6 +42,7 @@ GENERIC_NOUN = ("Which {subject_type} has all of the following as {a_noun}: {clu
                 "{clues}: which {subject_type} has each of these as {a_noun}?",
                 "Name the {subject_type} that has {every_clue} as {a_noun}.")
 LETTERS = "ABCDEFGHIJ"
+RIVAL_SAMPLE = 512
 
 
 def diagnosis_relations(syn: Synthesizer) -> list[str]:
@@ -76,13 +77,14 @@ class _Relation:
         self.subjects = sorted(n for n in subjects if n in ix.label)
         self.syn = syn
         self._holders: dict[str, set[str]] | None = None
+        self._sorted: dict[str, list[str]] = {}
 
     @property
     def holders(self) -> dict[str, set[str]]:
         if self._holders is None:
             self._holders = defaultdict(set)
             for x in self.subjects:
-                for o in self.syn.ix.closure(x, self.r):
+                for o in self.syn.ix._closure(x, self.r):  # uncached: this pass touches every subject once
                     self._holders[o].add(x)
         return self._holders
 
@@ -98,9 +100,12 @@ class _Relation:
 
     def distinguishing(self, s: str, clues: list[str]) -> list[str] | None:
         """A minimal set of ``clues`` that only ``s`` holds all of, or None when there is none."""
-        rivals = set(self.subjects) - {s}
-        chosen: list[str] = []
-        left = list(clues)
+        # the first clue is the rarest: its holders are the rivals left (never a pass over every subject,
+        # which would make this quadratic in the graph)
+        first = min(clues, key=lambda c: (len(self.holders[c]), c))
+        rivals = self.holders[first] - {s}
+        chosen = [first]
+        left = [c for c in clues if c != first]
         while rivals and left:
             best = min(left, key=lambda c: (len(rivals & self.holders[c]), c))
             if len(rivals & self.holders[best]) == len(rivals):
@@ -123,12 +128,20 @@ class _Relation:
         return chosen + others[: max(0, size - len(chosen))]
 
     def rivals(self, s: str, clues: list[str]) -> list[tuple[int, str]]:
-        """Other concepts of s's kind that hold some of the clues: (clues held, concept), most first."""
+        """Other concepts that hold some of the clues: (minus clues held, concept), most first. A common
+        clue's holders are sampled (the first ``RIVAL_SAMPLE`` in id order), so this stays bounded per question
+        on a graph where thousands of concepts share a value."""
         held: dict[str, int] = defaultdict(int)
         for c in clues:
-            for x in self.holders[c]:
+            for x in self.sorted_holders(c)[:RIVAL_SAMPLE]:
                 held[x] += 1
-        return sorted(((-k, x) for x, k in held.items() if x != s), key=lambda t: t)
+        return sorted((-k, x) for x, k in held.items() if x != s)
+
+    def sorted_holders(self, c: str) -> list[str]:
+        found = self._sorted.get(c)
+        if found is None:
+            found = self._sorted[c] = sorted(self.holders[c])
+        return found
 
 
 def diagnosis_examples(syn: Synthesizer) -> Iterator[dict[str, Any]]:
@@ -138,8 +151,8 @@ def diagnosis_examples(syn: Synthesizer) -> Iterator[dict[str, Any]]:
         members = set(rel.subjects)
         eligible = {}
         for s in rel.subjects:
-            if s in syn.ix.excluded or syn.ix.descendants(s) & members:
-                continue  # a concept with subclasses: they hold every clue too
+            if s in syn.ix.excluded or any(c in members for c in syn.ix.children.get(s, ())):
+                continue  # a concept with subclasses: they hold every clue too (every member's are members)
             if len(stated := rel.clues(s)) >= cfg.min_clues:
                 eligible[s] = stated
         if len(eligible) < cfg.min_subjects:
