@@ -157,7 +157,8 @@ def diagnosis_examples(syn: Synthesizer) -> Iterator[dict[str, Any]]:
                 eligible[s] = stated
         if len(eligible) < cfg.min_subjects:
             continue
-        templates = _templates(syn, r)
+        noun = _noun(syn, r)  # once per relation, not per question
+        templates = _templates(syn, r, noun)
         if not templates:
             syn.stats["diagnosis_relation_without_phrasing"] += 1
             continue
@@ -175,7 +176,7 @@ def diagnosis_examples(syn: Synthesizer) -> Iterator[dict[str, Any]]:
             chosen.sort(key=lambda c: syn._h("clue-order", s, r, c))
             syn.diagnosable.add(f"{s}|{r}")
             support = [stated[c] for c in chosen]
-            yield from _ask(syn, rel, s, chosen, support, templates)
+            yield from _ask(syn, rel, s, chosen, support, templates, noun)
 
 
 def _noun(syn: Synthesizer, r: str) -> str:
@@ -185,8 +186,7 @@ def _noun(syn: Synthesizer, r: str) -> str:
     return m.group(1) if m and r != IS_A else ""
 
 
-def _templates(syn: Synthesizer, r: str) -> list[tuple[str, str]]:
-    noun = _noun(syn, r)
+def _templates(syn: Synthesizer, r: str, noun: str) -> list[tuple[str, str]]:
     written = syn.book.get(r).source in ("builtin", "override")  # phrasings a person wrote: "related to"
     if noun.casefold() in FINDINGS:
         chosen = CLINICAL
@@ -201,10 +201,9 @@ def _templates(syn: Synthesizer, r: str) -> list[tuple[str, str]]:
 
 
 def _ask(syn: Synthesizer, rel: _Relation, s: str, clues: list[str], support: list[Fact],
-         templates: list[tuple[str, str]]) -> Iterator[dict[str, Any]]:
+         templates: list[tuple[str, str]], noun: str) -> Iterator[dict[str, Any]]:
     r = rel.r
     status = "train" if all(syn.is_train(f) for f in support) else "heldout"
-    noun = _noun(syn, r)
     every = ("both " if len(clues) == 2 else "all of ") + syn.join(clues)  # "What does both A and B treat?"
     values = {"clues": (syn.join(clues), None), "every_clue": (every, None), "subject_type": (syn.ix.type_label(s), None),
               "object_type": (syn.ix.type_label(clues[0]), None),
