@@ -4,6 +4,7 @@ and on a generated 200,000-class graph.
     python benchmarks/bench_synth.py                  # FIBO (if ../shared is there) and generated 200k
     python benchmarks/bench_synth.py --classes 50000  # a smaller generated graph
     python benchmarks/bench_synth.py --quality        # per shared ontology: MCQ baselines, negatives, time vs before
+    python benchmarks/bench_synth.py --closure        # the kg closure (inferred facts) against the kg build
 
 Each measurement runs in a fresh process: generation throughput is timed over the first N examples of the
 generator (single process); the whole stage (generation, leak check, parquet, JSONL, DatasetDict) is run
@@ -151,6 +152,71 @@ def _quality_run(kg: Path, worktree: Path | None, off: str = "") -> dict:
     return result
 
 
+def closure_child(kind: str, target: str) -> dict:
+    """``build``: the kg stage without the closure (parse, build, write), timed. ``closure``: load that kg and
+    compute its closure, timed, with the peak memory it adds over the loaded graph."""
+    import logging
+
+    logging.disable(logging.CRITICAL)
+    from kgtools.artifacts import ArtifactStore
+    from kgtools.config import KgConfig
+    from kgtools.graph.closure import entail
+    from kgtools.graph.io import load_graph
+    from kgtools.graph.stage import build_kg
+
+    if kind == "build":
+        store, source = Path(target).parent / "store", Path(target)
+        start = time.perf_counter()
+        art = build_kg(KgConfig(ontologies=[source], entailment={"enabled": False}), ArtifactStore(store), force=True)
+        return {"seconds": time.perf_counter() - start, "path": str(art.path),
+                "edges": art.artifact.manifest["counts"]["edges"]}
+    kg = load_graph(target)
+    before = _peak_rss_mb()
+    start = time.perf_counter()
+    closure = entail(kg)
+    return {"seconds": time.perf_counter() - start, "added_peak_mb": max(0.0, _peak_rss_mb() - before),
+            "inferred": closure.stats["inferred"], "by_rule": closure.stats["by_rule"],
+            "max_depth": closure.stats["max_depth"], "truncated": closure.stats["truncated"]}
+
+
+def closure_bench(classes: int, repeats: int) -> None:
+    """Closure time and memory against the kg build, per shared ontology and on a generated graph (issue 13:
+    closure ≤ 1× the kg build on each)."""
+    from bench_kg import generate
+
+    def child_run(kind: str, target: Path) -> dict:
+        proc = subprocess.run([sys.executable, __file__, "--closure-child", kind, str(target)], capture_output=True, text=True)
+        if proc.returncode:
+            raise RuntimeError(proc.stderr[-3000:])
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        cases = {name: SHARED / rel for name, rel in (("maxo", "maxo/maxo-base.owl"), ("fibo", "fibo"),
+                                                      ("unesco", "unesco"), ("doid", "doid/DO_infectious_disease_slim.owl"))
+                 if (SHARED / rel).exists()}
+        cases["medical (bundled)"] = ROOT / "ontologies" / "medical.ttl"
+        cases["finance (bundled)"] = ROOT / "ontologies" / "finance.ttl"
+        if classes:
+            gen = tmp / f"generated-{classes}.ttl"
+            generate(gen, classes)
+            cases[f"generated-{classes // 1000}k"] = gen
+        print(f"{'ontology':<20}{'edges':>9}{'kg build s':>11}{'closure s':>10}{'ratio':>7}{'+peak MB':>9}{'inferred':>10}"
+              f"{'depth':>6}  by rule")
+        for name, target in cases.items():
+            link = tmp / name.split()[0] / target.name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(target)
+            reps = 1 if name.startswith("generated") else repeats
+            build = min((child_run("build", link) for _ in range(reps)), key=lambda r: r["seconds"])
+            clo = min((child_run("closure", Path(build["path"])) for _ in range(reps)), key=lambda r: r["seconds"])
+            rules = ", ".join(f"{k} {v:,}" for k, v in clo["by_rule"].items())
+            print(f"{name:<20}{build['edges']:>9,}{build['seconds']:>11.2f}{clo['seconds']:>10.2f}"
+                  f"{clo['seconds'] / build['seconds']:>6.2f}×{clo['added_peak_mb']:>9.0f}{clo['inferred']:>10,}"
+                  f"{clo['max_depth']:>6}  {rules}{' (truncated)' if clo['truncated'] else ''}")
+        print("\nratio = closure time / kg build time (parse, build, write; same run); goal ≤ 1×.")
+
+
 def _peak_rss_mb() -> float:
     """This process's own peak RSS (VmHWM). ru_maxrss would include the forked parent's pages."""
     for line in open("/proc/self/status"):
@@ -181,7 +247,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quality-child", help=argparse.SUPPRESS)
     parser.add_argument("--off", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--closure", action="store_true", help="the kg closure against the kg build instead")
+    parser.add_argument("--closure-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.closure_child:
+        print(json.dumps(closure_child(*args.closure_child)))
+        return
+    if args.closure:
+        closure_bench(args.classes, args.repeats)
+        return
     if args.quality_child:
         print(json.dumps(quality_child(args.quality_child, args.off)))
         return

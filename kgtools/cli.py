@@ -283,6 +283,18 @@ def kg_show(
         console.print(table)
         if len(rows) > limit:
             console.print(f"… {len(rows) - limit} more")
+    inferred = [r for r in graph.meta.get("inferred") or () if node_id in (r["src"], r["dst"])]
+    if inferred:
+        table = Table(title=f"entailed, not stated ({len(inferred)})", title_justify="left")
+        for col in ("subject", "relation", "object", "rule"):
+            table.add_column(col)
+        table.add_column("follows from", style="dim")
+        for r in inferred[:limit]:
+            table.add_row(graph.label(r["src"]), r["rel_label"], graph.label(r["dst"]), r["rule"] + f" ({r['depth']})",
+                          "; ".join(r["premises"]) + (f" [{r['axiom']}]" if r["axiom"] else ""))
+        console.print(table)
+        if len(inferred) > limit:
+            console.print(f"… {len(inferred) - limit} more")
 
 
 @corpus_app.command("build")

@@ -8,11 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from kgtools.errors import ConfigError
-
 
 _NUMERIC = (int, float, bool, int | None, float | None, bool | None)
 
@@ -37,6 +44,23 @@ class StageConfig(BaseModel):
         return self.model_dump(mode="json")
 
 
+ENTAILMENT_RULES = ("inherited", "transitive", "chain", "sub_property", "inverse", "symmetric", "domain", "range")
+
+
+class EntailmentConfig(StageConfig):
+    """The closure the kg stage computes (kgtools.graph.closure): inferred facts with their premises."""
+
+    enabled: bool = True
+    rules: list[str] = Field(default_factory=lambda: list(ENTAILMENT_RULES), description="rules applied")
+    max_rounds: int = Field(4, ge=1, le=50, description="rounds of transitive/chain/sub-property/inverse rules")
+    max_facts: int = Field(5_000_000, ge=1, description="stop (and say so in the manifest) past this many inferred facts")
+
+    @field_validator("rules")
+    @classmethod
+    def _rules(cls, value: list[str]) -> list[str]:
+        return _only(value, ENTAILMENT_RULES, "entailment rule")
+
+
 class KgConfig(StageConfig):
     """Ontologies → knowledge graph."""
 
@@ -54,6 +78,7 @@ class KgConfig(StageConfig):
     skos_hierarchy: bool = Field(True, description="skos:broader/narrower become is_a edges")
     allow_cycles: bool = Field(False, description="accept is_a cycles instead of failing")
     prefixes: dict[str, str] = Field(default_factory=dict, description="extra CURIE prefixes, prefix → namespace")
+    entailment: EntailmentConfig = EntailmentConfig()
 
     @field_validator("languages")
     @classmethod
@@ -186,7 +211,8 @@ class CorpusConfig(StageConfig):
         return template_overrides(self.templates)
 
 
-TASKS = ("fact_qa", "inverse_qa", "definition", "synonym", "literal", "multi_hop", "diagnosis", "mcq", "yes_no", "list")
+TASKS = ("fact_qa", "inverse_qa", "definition", "synonym", "literal", "cardinality", "multi_hop", "diagnosis", "mcq", "yes_no",
+         "list")
 
 
 class TaskConfig(StageConfig):
@@ -203,6 +229,7 @@ class TasksConfig(StageConfig):
     definition: TaskConfig = TaskConfig()
     synonym: TaskConfig = TaskConfig(weight=0.5)
     literal: TaskConfig = TaskConfig(weight=0.5)
+    cardinality: TaskConfig = TaskConfig(weight=0.5)
     multi_hop: TaskConfig = TaskConfig(weight=0.5)
     diagnosis: TaskConfig = TaskConfig(weight=0.5)
     mcq: TaskConfig = TaskConfig()
@@ -213,8 +240,8 @@ class TasksConfig(StageConfig):
         return {name: getattr(self, name).weight for name in TASKS if getattr(self, name).enabled}
 
 
-NEGATIVE_KINDS = ("disjoint", "hierarchy", "functional", "unasserted")
-SURE_NEGATIVE_KINDS = ("disjoint", "hierarchy", "functional")  # false by the ontology's own axioms
+NEGATIVE_KINDS = ("disjoint", "hierarchy", "functional", "cardinality", "unasserted")
+SURE_NEGATIVE_KINDS = ("disjoint", "hierarchy", "functional", "cardinality")  # false by the ontology's own axioms
 # Ontology plumbing: upper-ontology classes (BFO), the information-artifact and metadata vocabularies whose
 # terms are curation statuses and annotation values (IAO, OMO), and owl:Thing.
 PLUMBING = ("owl:Thing", "http://www.w3.org/2002/07/owl#Thing", "BFO:*", "http://purl.obolibrary.org/obo/BFO_*",
@@ -271,6 +298,21 @@ class LiteralsConfig(StageConfig):
         return value
 
 
+class InferredConfig(StageConfig):
+    """How the facts the graph entails (the kg's inferred.parquet) are asked (kgtools.graph.closure)."""
+
+    rules: list[str] = Field(default_factory=lambda: list(ENTAILMENT_RULES), description=(
+        "the rules whose inferred facts are asked like stated facts; [] asks none"))
+    heldout: float = Field(0.3, ge=0, le=1, description=(
+        "share of the inferred facts whose every premise is trained that are held out, to measure whether the "
+        "model infers what it was not told (evaluation: inferred EM / inferred choice)"))
+
+    @field_validator("rules")
+    @classmethod
+    def _rules(cls, value: list[str]) -> list[str]:
+        return _only(value, ENTAILMENT_RULES, "entailment rule")
+
+
 class DiagnosisConfig(StageConfig):
     """Which relations the `diagnosis` task asks and how many clues a question may give (kgtools.synth.diagnosis)."""
 
@@ -296,6 +338,7 @@ class SynthConfig(StageConfig):
     negatives: NegativesConfig = NegativesConfig()
     literals: LiteralsConfig = LiteralsConfig()
     diagnosis: DiagnosisConfig = DiagnosisConfig()
+    inferred: InferredConfig = InferredConfig()
     splits: SplitsConfig = SplitsConfig()
     templates_per_fact: int = Field(2, ge=1, le=20, description="training phrasings per fact group")
     mcq_choices: int = Field(4, ge=2, le=10)
@@ -354,7 +397,8 @@ class DedupeConfig(StageConfig):
 
 TRAIN_STAGES = ("kg_sft", "distill", "reinforce")
 LORA_GROUPS = ("attention", "shared_experts", "routed_experts", "dense_mlp", "router")
-SFT_TASKS = ("fact_qa", "inverse_qa", "definition", "synonym", "literal", "multi_hop", "diagnosis", "mcq", "yes_no", "list")
+SFT_TASKS = ("fact_qa", "inverse_qa", "definition", "synonym", "literal", "cardinality", "multi_hop", "diagnosis", "mcq", "yes_no",
+         "list")
 
 
 class LoraSettings(StageConfig):
@@ -422,7 +466,7 @@ class SftSettings(OptimSettings):
 class DistillSettings(OptimSettings):
     temperature: float = Field(2.0, gt=0)
     label_weight: float = Field(0.0, ge=0, le=1, description="weight of the label loss mixed with the KL")
-    tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "definition", "synonym", "literal", "multi_hop", "diagnosis", "list", "mcq", "yes_no"], min_length=1)
+    tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "definition", "synonym", "literal", "cardinality", "multi_hop", "diagnosis", "list", "mcq", "yes_no"], min_length=1)
 
 
 class ReinforceSettings(OptimSettings):
@@ -431,7 +475,7 @@ class ReinforceSettings(OptimSettings):
     lr: float = Field(5e-4, gt=0)
     epochs: float = Field(1, gt=0)
     tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "synonym", "literal", "yes_no", "mcq"], min_length=1)
-    negative_kinds: list[str] = Field(default_factory=lambda: ["disjoint", "hierarchy", "functional"], description=(
+    negative_kinds: list[str] = Field(default_factory=lambda: ["disjoint", "hierarchy", "functional", "cardinality"], description=(
         "kinds of corrupted fact a training pair may reject; `unasserted` (merely not stated) is left out by "
         "default: in an open-world ontology it may be true"))
 

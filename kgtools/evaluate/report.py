@@ -12,7 +12,7 @@ import numpy as np
 
 from kgtools.artifacts import Artifact
 
-TASK_COLUMNS = ("fact_qa", "inverse_qa", "multi_hop", "list", "synonym", "literal", "diagnosis", "definition")
+TASK_COLUMNS = ("fact_qa", "inverse_qa", "multi_hop", "list", "synonym", "literal", "cardinality", "diagnosis", "definition")
 
 
 def _fmt(v: Any) -> str:
@@ -50,6 +50,21 @@ def write_report(folder: Path, metrics: dict[str, Any], stages: Sequence[Artifac
                          f"{_fmt(s['open_contains'])} | {_fmt(s['open_entity_em'])} | {_fmt(s['yes_no']['accuracy'])} | "
                          f"{_fmt(s['yes_no']['acceptance_of_corrupted'])} | {_fmt(s['yes_no'].get('acceptance_of_true'))} | "
                          f"{_fmt(s['wrong_entities']['confident_wrong_entity_rate'])} | " + " | ".join(tasks) + " |")
+        lines.append("")
+    if any((per[split].get("inferred") or {}).get("open", {}).get("n") or
+           (per[split].get("inferred") or {}).get("mcq", {}).get("n") for per in results.values() for split in metrics["splits"]):
+        lines += ["## Inferred facts", "",
+                  "Facts the ontology entails but does not state (kg `inferred.parquet`: inherited restrictions, transitive "
+                  "relations, inverses, property chains, sub-properties, domains and ranges). *Probes*: inferred facts never "
+                  "trained whose every premise is trained — whether the model infers what it was not told.", "",
+                  "| split | model | inferred open EM | inferred choice | probe open EM | probe choice |",
+                  "|---|---|---:|---:|---:|---:|"]
+        for split in metrics["splits"]:
+            for label, per in results.items():
+                inf = per[split].get("inferred") or {}
+                cells = [f"{_fmt(inf.get(k, {}).get('accuracy'))} (n={inf.get(k, {}).get('n', 0)})"
+                         for k in ("open", "mcq", "probe_open", "probe_mcq")]
+                lines.append(f"| {split} | {label} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["## Retention", "", "Perplexity on a text that is not about the domain "
               f"(`{next(iter(results.values()))['retention']['text']}`), lower is better:", "",

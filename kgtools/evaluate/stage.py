@@ -27,7 +27,7 @@ from kgtools.evaluate import probe, scoring
 
 STAGE = "eval"
 OPEN_TASKS = ("fact_qa", "inverse_qa", "multi_hop", "list", "synonym", "diagnosis")  # answered by an entity (or its name)
-VALUE_TASKS = ("literal",)  # answered by a code or value, graded exactly after normalisation
+VALUE_TASKS = ("literal", "cardinality")  # answered by a code, value or quantity, graded exactly after normalisation
 STAGE_ORDER = ("base", "kg_sft+context", "kg_sft", "distill", "reinforce")
 
 
@@ -167,9 +167,23 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
     per_task: dict[str, dict[str, float]] = defaultdict(lambda: {"n": 0, "em": 0, "contains": 0})
     per_rel: dict[str, dict[str, float]] = defaultdict(lambda: {"n": 0, "em": 0, "contains": 0})
     wrong = {"n": 0, "wrong_entity": 0, "confident_wrong_entity": 0}
+    # facts the graph entails but does not state (asked like stated ones), and among them the probes: never
+    # trained, every fact they follow from trained — does the model infer what it was not told?
+    inferred: dict[str, list[int]] = {k: [0, 0] for k in ("open", "mcq", "probe_open", "probe_mcq")}
+
+    def tally_inferred(ex: dict[str, Any], kind: str, ok: bool) -> None:
+        if ex.get("inferred"):
+            inferred[kind][0] += ok
+            inferred[kind][1] += 1
+            if (ex.get("split_reason") or "").startswith("inferred fact never trained"):
+                inferred[f"probe_{kind}"][0] += ok
+                inferred[f"probe_{kind}"][1] += 1
+
     samples = []
     for ex, (text, conf) in zip(open_rows, answers, strict=True):
         em, contains = _score_open(ex, text)
+        if ex["task"] in OPEN_TASKS:
+            tally_inferred(ex, "open", em)
         for bucket in (per_task[ex["task"]], per_rel[ex.get("relation") or "-"] if ex["task"] in (*OPEN_TASKS, *VALUE_TASKS) else None):
             if bucket is not None:
                 bucket["n"] += 1
@@ -196,12 +210,15 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
     for ex in mcq:
         best, _ = probe.choose(model, tokenizer, prompt(ex), ex["choices"], batch_size=cfg.batch_size)
         correct += best == ex["answer_index"]
+        tally_inferred(ex, "mcq", best == ex["answer_index"])
         if ex["template_id"].startswith("diagnosis/"):  # the multiple-choice form of a diagnosis question
             diagnosis += 1
             diagnosis_right += best == ex["answer_index"]
     out["mcq"] = {"n": len(mcq), "accuracy": _div(correct, len(mcq)),
                   "chance": _div(sum(1 / len(ex["choices"]) for ex in mcq), len(mcq)),
                   "diagnosis": {"n": diagnosis, "accuracy": _div(diagnosis_right, diagnosis)}}
+
+    out["inferred"] = {k: {"n": n, "accuracy": _div(ok, n)} for k, (ok, n) in inferred.items()}
 
     # true/false: which of the two answers is likelier; accepting a corrupted fact is a hallucination
     yn = [ex for ex in rows if ex["task"] == "yes_no" and ex.get("rejected")]

@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyoxigraph as ox
 import rdflib
@@ -367,6 +368,30 @@ def build_graph(
         skipped["union_or_complement_superclass"] += 1  # C ⊑ A ⊔ B implies neither C ⊑ A nor C ⊑ B
         return []
 
+    # -- cardinalities: "exactly 1", "max 1", "min 2", qualified or not, over classes or data ranges ------
+    # Kept as their own table (a number is not an edge); `min 0` says nothing and is left out.
+    card_maps = [(word, bnode_map(pred)) for word, pred in (
+        ("exactly", V.OWL_QUALIFIED_CARD), ("exactly", V.OWL_CARDINALITY), ("min", V.OWL_MIN_QUALIFIED_CARD),
+        ("min", V.OWL_MIN_CARDINALITY), ("max", V.OWL_MAX_QUALIFIED_CARD), ("max", V.OWL_MAX_CARDINALITY))]
+    on_data_range = bnode_map(V.OWL_ON_DATA_RANGE)
+    card_raw: list[tuple[str, str, str, int, Term | None, str]] = []  # (class, property, word, n, filler, via)
+
+    def cardinalities(s: str, node: Term, via: str) -> None:
+        members = [node] + ([m for m in rdf_list(intersection_of[node])] if node in intersection_of else [])
+        for m in members:
+            prop = on_property.get(m)  # type: ignore[call-overload]
+            if prop is None or not _is_iri(prop):
+                continue
+            for word, table in card_maps:
+                value = table.get(m)  # type: ignore[call-overload]
+                if isinstance(value, tuple) and value[0].strip().isdigit() and (word, int(value[0])) != ("min", 0):
+                    card_raw.append((s, prop, word, int(value[0]), on_class.get(m) or on_data_range.get(m), via))  # type: ignore[arg-type]
+
+    for pred, via in ((V.RDFS_SUBCLASSOF, "subClassOf"), (V.OWL_EQUIVALENT_CLASS, "equivalentClass")):
+        for s, o in (subclass_pairs if pred == V.RDFS_SUBCLASSOF else t.pairs(pred)):
+            if _is_iri(s) and _is_blank(o):
+                cardinalities(s, o, via)  # type: ignore[arg-type]
+
     # -- raw edges --------------------------------------------------------------------------------
     raw: list[tuple[str, str, str, str, str]] = []  # (src, rel, dst, provenance, qualifier)
     for s, o in subclass_pairs:
@@ -465,10 +490,31 @@ def build_graph(
         rid, rlabel = rel_id_label(rel)
         edges.append((node_ids[src], rid, node_ids[dst], rlabel, prov, qual))
     edges.sort()
+    cards = []
+    for cls_iri, prop, word, n, filler, via in sorted(card_raw, key=lambda c: (c[0], c[1], c[2], c[3], str(c[4]))):
+        if cls_iri not in node_ids or kinds.get(cls_iri) != "class":
+            continue
+        if filler is None or filler == V.OWL_THING:
+            fid, fkind = "", ""
+        elif _is_iri(filler) and filler in node_ids:
+            fid, fkind = node_ids[filler], "class"
+        elif _is_iri(filler) and _reserved(filler):
+            fid, fkind = mint(filler), "datatype"  # xsd:string, rdfs:Literal …
+        elif _is_iri(filler):
+            fid, fkind = mint(filler), "external"
+        else:
+            skipped["cardinality_over_an_expression"] += 1
+            continue
+        rid, rlabel = rel_id_label(prop)
+        cards.append({"src": node_ids[cls_iri], "rel": rid, "rel_label": rlabel, "word": word, "n": n,
+                      "filler": fid, "filler_kind": fkind, "via": via})
+    relations = _relation_axioms(t, types, properties, rdf_list, rel_id_label, node_ids, kinds,
+                                 {rid for _, rid, *_ in edges})
 
     held = {pid for _, data in node_rows for pid in data["literal_properties"]}
     kg = KnowledgeGraph({"properties": {  # the properties some node holds a value of, for synth.literals
-        mint(p): {"iri": p, "label": best_label(p) or humanize(local_name(p))} for p in value_props if mint(p) in held}})
+        mint(p): {"iri": p, "label": best_label(p) or humanize(local_name(p))} for p in value_props if mint(p) in held},
+        "relations": relations, "cardinalities": cards})
     node_rows.sort(key=lambda row: row[0])
     kg.add_nodes(node_rows)
     skipped["duplicate_edge"] = kg.add_edges(edges)
@@ -491,6 +537,67 @@ def build_graph(
     }
     report.skipped = Counter({k: v for k, v in skipped.items() if v})
     return kg, report
+
+
+def _relation_axioms(
+    t: _Triples,
+    types: Mapping[str, set[str]],
+    properties: set[str],
+    rdf_list: Callable[[Term], list[Term]],
+    rel_id_label: Callable[[str], tuple[str, str]],
+    node_ids: Mapping[str, str],
+    kinds: Mapping[str, str],
+    used: set[str],
+) -> dict[str, dict[str, Any]]:
+    """What the loaded files say of each object property, for the closure (kgtools.graph.closure):
+    characteristics, inverses, super-properties, chains, and named-class domains and ranges; plus what RO
+    says of the RO relations a file uses without importing RO, and the SKOS reference's symmetric
+    ``skos:related``. Keyed by relation id; properties with nothing to say are left out."""
+    out: dict[str, dict[str, Any]] = {}
+
+    def entry(iri: str) -> dict[str, Any]:
+        rid, label = rel_id_label(iri)
+        return out.setdefault(rid, {"iri": iri, "label": label, "transitive": False, "symmetric": False,
+                                    "inverse_of": [], "sub_property_of": [], "chains": [], "domain": [],
+                                    "range": [], "source": "ontology"})
+
+    def ok(iri: Term) -> bool:
+        return _is_iri(iri) and iri in properties and not _reserved(iri)
+
+    def cls(iri: Term) -> str | None:
+        return node_ids.get(iri) if _is_iri(iri) and kinds.get(iri) == "class" else None  # type: ignore[arg-type]
+
+    for p in sorted(q for q in properties if ok(q)):
+        if V.OWL_TRANSITIVE_PROPERTY in types.get(p, ()):
+            entry(p)["transitive"] = True
+        if V.OWL_SYMMETRIC_PROPERTY in types.get(p, ()):
+            entry(p)["symmetric"] = True
+    for a, b in t.pairs(V.OWL_INVERSE_OF):
+        if ok(a) and ok(b) and a != b:
+            entry(a)["inverse_of"].append(rel_id_label(b)[0])  # type: ignore[arg-type]
+            entry(b)["inverse_of"].append(rel_id_label(a)[0])  # type: ignore[arg-type]
+    for a, b in t.pairs(V.RDFS_SUBPROPERTYOF):
+        if ok(a) and ok(b) and a != b:
+            entry(a)["sub_property_of"].append(rel_id_label(b)[0])  # type: ignore[arg-type]
+            entry(b)  # type: ignore[arg-type]  # listed too: the closure may conclude facts of it
+    for p, head in t.pairs(V.OWL_PROPERTY_CHAIN):
+        links = rdf_list(head)
+        if ok(p) and len(links) >= 2 and all(ok(x) for x in links):
+            entry(p)["chains"].append([entry(x) and rel_id_label(x)[0] for x in links])  # type: ignore[arg-type]
+    for key, pred in (("domain", V.RDFS_DOMAIN), ("range", V.RDFS_RANGE)):
+        for p, c in t.pairs(pred):
+            if ok(p) and (nid := cls(c)) is not None:
+                entry(p)[key].append(nid)  # type: ignore[arg-type]
+    for rid, axioms in V.RO_AXIOMS.items():
+        if rid in used and rid not in out:
+            entry(V.OBO + rid.replace(":", "_")).update(axioms, source="Relation Ontology (not imported; built in)")
+    if any(r == "skos:related" for r in used) and "skos:related" not in out:
+        entry(V.SKOS_RELATED).update(symmetric=True, source="SKOS reference")
+    for e in out.values():
+        for key in ("inverse_of", "sub_property_of", "domain", "range"):
+            e[key] = sorted(set(e[key]))
+        e["chains"] = sorted(map(list, {tuple(c) for c in e["chains"]}))
+    return dict(sorted(out.items()))
 
 
 def _check_acyclic(kg: KnowledgeGraph, is_a: list[tuple[str, str]]) -> None:

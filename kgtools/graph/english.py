@@ -180,6 +180,21 @@ def singular(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=8192)
+def plural(noun_phrase: str) -> str:
+    """A noun phrase with its head (last word) in the plural: 'legal address' → 'legal addresses',
+    'party' → 'parties'; an uncountable or unknown head is left as it is ('information')."""
+    words = noun_phrase.split()
+    if not words or uncountable(noun_phrase) or is_acronym(words[-1]):
+        return noun_phrase
+    head = words[-1]
+    forms = _lemminflect().getInflection(head.lower(), tag="NNS")
+    if not forms:
+        return noun_phrase
+    form = forms[0]
+    return " ".join([*words[:-1], head[:1] + form[1:] if head[:1].isupper() else form])
+
+
 # Articles and countability are decided here rather than by `inflect`: its import takes 1.7 s per process
 # (typeguard instruments it), more than generating a small ontology's whole data set.
 _LETTER_AN = frozenset("AEFHILMNORSX")  # letters whose name starts with a vowel sound: "an MRI", "an FDA"

@@ -9,12 +9,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kgtools.errors import ArtifactError
+from kgtools.graph.closure import Closure
 from kgtools.graph.model import EDGE_FIELDS, NODE_FIELDS, KnowledgeGraph
 
 NODES_FILE = "nodes.parquet"
 EDGES_FILE = "edges.parquet"
 PHRASING_FILE = "phrasing.json"  # how each relation reads in English (graph.templates.phrasing_table)
 PROPERTIES_FILE = "properties.json"  # annotation and datatype properties with values: id → IRI and label
+CARDINALITIES_FILE = "cardinalities.parquet"  # "exactly 1", "max 1" … per class and property
+INFERRED_FILE = "inferred.parquet"  # what the graph entails, each fact with its premises (graph.closure)
+RELATIONS_FILE = "relations.json"  # object properties' axioms (transitive, inverses, chains …) for the closure
 
 _STR = pa.string()
 _LIST = pa.list_(pa.string())
@@ -24,6 +28,14 @@ NODE_SCHEMA = pa.schema([
     ("source", _STR), ("literal_properties", _LIST), ("literal_values", _LIST),
 ])
 EDGE_SCHEMA = pa.schema([(name, _STR) for name in EDGE_FIELDS])
+CARDINALITY_SCHEMA = pa.schema([
+    ("src", _STR), ("rel", _STR), ("rel_label", _STR), ("word", _STR), ("n", pa.int32()), ("filler", _STR),
+    ("filler_kind", _STR), ("via", _STR),
+])
+INFERRED_SCHEMA = pa.schema([
+    ("src", _STR), ("rel", _STR), ("rel_label", _STR), ("dst", _STR), ("rule", _STR), ("depth", pa.int32()),
+    ("level", _STR), ("axiom", _STR), ("premises", _LIST), ("justification", _LIST),
+])
 assert tuple(NODE_SCHEMA.names) == NODE_FIELDS
 
 
@@ -58,6 +70,11 @@ def save_graph(kg: KnowledgeGraph, folder: str | Path) -> None:
     (folder / PHRASING_FILE).write_text(text + "\n", encoding="utf-8")
     properties = json.dumps(kg.meta.get("properties") or {}, indent=1, sort_keys=True, ensure_ascii=False)
     (folder / PROPERTIES_FILE).write_text(properties + "\n", encoding="utf-8")
+    cards = kg.meta.get("cardinalities") or []
+    pq.write_table(_table({f.name: [c[f.name] for c in cards] for f in CARDINALITY_SCHEMA}, CARDINALITY_SCHEMA),
+                   folder / CARDINALITIES_FILE)
+    relations = json.dumps(kg.meta.get("relations") or {}, indent=1, sort_keys=True, ensure_ascii=False)
+    (folder / RELATIONS_FILE).write_text(relations + "\n", encoding="utf-8")
 
 
 def load_graph(folder: str | Path) -> KnowledgeGraph:
@@ -80,9 +97,40 @@ def load_graph(folder: str | Path) -> KnowledgeGraph:
             kg.meta["phrasing"] = json.loads((folder / PHRASING_FILE).read_text("utf-8"))
         except (OSError, ValueError):
             pass  # derived again by whoever needs it
-    if (folder / PROPERTIES_FILE).is_file():
+    kg.meta["inferred"] = load_inferred(folder)
+    if (folder / CARDINALITIES_FILE).is_file():
         try:
-            kg.meta["properties"] = json.loads((folder / PROPERTIES_FILE).read_text("utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ArtifactError(f"{folder / PROPERTIES_FILE}: unreadable ({exc}); rebuild the kg") from None
+            kg.meta["cardinalities"] = pq.read_table(folder / CARDINALITIES_FILE).to_pylist()
+        except (OSError, pa.ArrowException) as exc:
+            raise ArtifactError(f"{folder / CARDINALITIES_FILE}: unreadable ({exc}); rebuild the kg") from None
+    for name, key in ((PROPERTIES_FILE, "properties"), (RELATIONS_FILE, "relations")):
+        if (folder / name).is_file():
+            try:
+                kg.meta[key] = json.loads((folder / name).read_text("utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ArtifactError(f"{folder / name}: unreadable ({exc}); rebuild the kg") from None
     return kg
+
+
+def save_inferred(closure: Closure, folder: str | Path) -> None:
+    labels = closure.stats.get("relation_labels") or {}
+    rows = closure.facts
+    columns = {
+        "src": [f.s for f in rows], "rel": [f.r for f in rows], "rel_label": [labels.get(f.r, f.r) for f in rows],
+        "dst": [f.o for f in rows], "rule": [f.rule for f in rows], "depth": [f.depth for f in rows],
+        "level": [f.level for f in rows], "axiom": [f.axiom for f in rows],
+        "premises": [list(f.premises) for f in rows], "justification": [list(closure.justification[f.key]) for f in rows],
+    }
+    pq.write_table(_table(columns, INFERRED_SCHEMA), Path(folder) / INFERRED_FILE)
+
+
+def load_inferred(folder: str | Path) -> list[dict]:
+    """The inferred facts of a kg artifact (rows of inferred.parquet); empty for artifacts built without
+    the closure or before it existed."""
+    path = Path(folder) / INFERRED_FILE
+    if not path.is_file():
+        return []
+    try:
+        return pq.read_table(path).to_pylist()
+    except (OSError, pa.ArrowException) as exc:
+        raise ArtifactError(f"{path}: unreadable ({exc}); rebuild the kg") from None

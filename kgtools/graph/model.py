@@ -142,8 +142,11 @@ class KnowledgeGraph:
         return sorted(rows, key=lambda r: (r["rel"], r["dst"] if direction == "out" else r["src"]))
 
     def relation_labels(self) -> dict[str, str]:
-        """``{relation id: label}`` over all edges."""
-        return {k: data["rel_label"] for _, _, k, data in self.g.edges(keys=True, data=True)}
+        """``{relation id: label}`` over all edges, and the properties relations.json describes (a super-property
+        or an inverse that only the closure's inferred facts use)."""
+        labels = {r: a["label"] for r, a in (self.meta.get("relations") or {}).items() if a.get("label")}
+        labels.update({k: data["rel_label"] for _, _, k, data in self.g.edges(keys=True, data=True)})
+        return labels
 
     # -- hierarchy --------------------------------------------------------------------------------
     def parents(self, node_id: str) -> list[str]:

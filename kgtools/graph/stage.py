@@ -23,7 +23,8 @@ from kgtools.artifacts import (
 from kgtools.config import KgConfig
 from kgtools.errors import OntologyError
 from kgtools.graph.build import BuildOptions, build_graph
-from kgtools.graph.io import load_graph, save_graph
+from kgtools.graph.closure import entail
+from kgtools.graph.io import load_graph, save_graph, save_inferred
 from kgtools.graph.model import KnowledgeGraph
 from kgtools.graph.stats import graph_stats
 from kgtools.ontology import expand_inputs, load_ontology
@@ -129,8 +130,16 @@ def _load_build_write(
             raise OntologyError(names, exc.message) from None
         raise
     t2 = time.perf_counter()
+    closure = None
+    if cfg.entailment.enabled:
+        progress("computing what the graph entails")
+        e = cfg.entailment
+        closure = entail(kg, rules=e.rules, max_rounds=e.max_rounds, max_facts=e.max_facts)
+    t_closure = time.perf_counter()
     progress(f"writing {len(kg):,} nodes")
     save_graph(kg, folder)
+    if closure is not None:
+        save_inferred(closure, folder)
     stats = graph_stats(kg)
     t3 = time.perf_counter()
     log.info("kg: %d concepts, %d edges from %d files", stats["concepts"], stats["edges"], len(loaded.files))
@@ -151,7 +160,9 @@ def _load_build_write(
             for f in loaded.files
         ],
         "unresolved_imports": {iri: sorted(set(who)) for iri, who in sorted(loaded.unresolved_imports.items())},
-        "timings": {"parse": round(t1 - t0, 3), "build": round(t2 - t1, 3), "write": round(t3 - t2, 3)},
+        "entailment": {k: v for k, v in closure.stats.items() if k != "relation_labels"} if closure else None,
+        "timings": {"parse": round(t1 - t0, 3), "build": round(t2 - t1, 3), "closure": round(t_closure - t2, 3),
+                    "write": round(t3 - t_closure, 3)},
     }
 
 

@@ -131,6 +131,15 @@ def obo_quads(path: Path) -> tuple[list[ox.Quad], dict[str, str]]:
                     add(subject, V.OWL_INVERSE_OF, N(ids.iri(clause.typedef)))
                 elif kind == "IsTransitiveClause" and clause.transitive:
                     add(subject, V.RDF_TYPE, N(V.OWL_TRANSITIVE_PROPERTY))
+                elif kind == "IsSymmetricClause" and clause.symmetric:
+                    add(subject, V.RDF_TYPE, N(V.OWL_SYMMETRIC_PROPERTY))
+                elif kind == "HoldsOverChainClause":  # the OBO 1.4 guide: a property chain axiom
+                    add(subject, V.OWL_PROPERTY_CHAIN, rdf_list([N(ids.iri(clause.first)), N(ids.iri(clause.last))]))
+                elif kind == "TransitiveOverClause":  # X r Y, Y t Z → X r Z: the chain r o t
+                    add(subject, V.OWL_PROPERTY_CHAIN, rdf_list([subject, N(ids.iri(clause.typedef))]))
+                elif kind in ("DomainClause", "RangeClause"):
+                    add(subject, V.RDFS_DOMAIN if kind == "DomainClause" else V.RDFS_RANGE,
+                        N(ids.iri(clause.domain if kind == "DomainClause" else clause.range)))
             elif kind == "IsAClause":
                 add(subject, V.RDFS_SUBCLASSOF, N(ids.iri(clause.term)))
             elif kind == "RelationshipClause":

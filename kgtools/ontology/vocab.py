@@ -39,6 +39,10 @@ OWL_HAS_VALUE = OWL + "hasValue"
 OWL_QUALIFIED_CARD = OWL + "qualifiedCardinality"
 OWL_MIN_QUALIFIED_CARD = OWL + "minQualifiedCardinality"
 OWL_MAX_QUALIFIED_CARD = OWL + "maxQualifiedCardinality"
+OWL_CARDINALITY = OWL + "cardinality"
+OWL_MIN_CARDINALITY = OWL + "minCardinality"
+OWL_MAX_CARDINALITY = OWL + "maxCardinality"
+OWL_ON_DATA_RANGE = OWL + "onDataRange"
 OWL_INTERSECTION_OF = OWL + "intersectionOf"
 OWL_UNION_OF = OWL + "unionOf"
 OWL_EQUIVALENT_CLASS = OWL + "equivalentClass"
@@ -54,6 +58,10 @@ RDF_PROPERTY = RDF + "Property"
 VALUE_PROPERTY_TYPES = frozenset({OWL_ANNOTATION_PROPERTY, OWL_DATATYPE_PROPERTY, RDF_PROPERTY})
 OWL_INVERSE_OF = OWL + "inverseOf"
 OWL_TRANSITIVE_PROPERTY = OWL + "TransitiveProperty"
+OWL_SYMMETRIC_PROPERTY = OWL + "SymmetricProperty"
+OWL_PROPERTY_CHAIN = OWL + "propertyChainAxiom"
+RDFS_DOMAIN = RDFS + "domain"
+RDFS_RANGE = RDFS + "range"
 # Subclasses of owl:ObjectProperty that some files use as the only type of a property.
 OBJECT_PROPERTY_TYPES = frozenset(
     OWL + t
@@ -138,4 +146,19 @@ OBO_RELATION_LABELS = {
     "RO:0002606": "is substance that treats",
     "RO:0002452": "has symptom",
     "RO:0004001": "has material basis in",
+}
+
+# What the Relation Ontology says of the relations above, for OBO "base" modules that use them without
+# importing RO (MAxO, DOID): applied only to a relation the loaded files say nothing about. From RO's own
+# axioms: 'part of', 'has part' and 'located in' are transitive; 'occurs in' and 'located in' hold over
+# 'part of' (X occurs in Y, Y part of Z → X occurs in Z); the pairs are inverses.
+RO_AXIOMS: dict[str, dict[str, object]] = {
+    "BFO:0000050": {"transitive": True, "inverse_of": ["BFO:0000051"]},
+    "BFO:0000051": {"transitive": True, "inverse_of": ["BFO:0000050"]},
+    "RO:0001025": {"transitive": True, "chains": [["RO:0001025", "BFO:0000050"]]},
+    "BFO:0000066": {"chains": [["BFO:0000066", "BFO:0000050"]]},
+    "RO:0000056": {"inverse_of": ["RO:0000057"]},
+    "RO:0000057": {"inverse_of": ["RO:0000056"]},
+    "RO:0000052": {"inverse_of": ["RO:0000053"]},
+    "RO:0000053": {"inverse_of": ["RO:0000052"]},
 }

@@ -23,9 +23,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from kgtools.graph.model import INSTANCE_OF, IS_A
 from kgtools.errors import ConfigError
 from kgtools.graph.english import with_article
+from kgtools.graph.model import INSTANCE_OF, IS_A
 from kgtools.graph.templates import capitalise, render
 from kgtools.synth.facts import Fact
 
@@ -157,7 +157,7 @@ def diagnosis_examples(syn: Synthesizer) -> Iterator[dict[str, Any]]:
                 eligible[s] = stated
         if len(eligible) < cfg.min_subjects:
             continue
-        noun = _noun(syn, r)  # once per relation, not per question
+        noun = relation_noun(syn, r)  # once per relation, not per question
         templates = _templates(syn, r, noun)
         if not templates:
             syn.stats["diagnosis_relation_without_phrasing"] += 1
@@ -179,7 +179,7 @@ def diagnosis_examples(syn: Synthesizer) -> Iterator[dict[str, Any]]:
             yield from _ask(syn, rel, s, chosen, support, templates, noun)
 
 
-def _noun(syn: Synthesizer, r: str) -> str:
+def relation_noun(syn: Synthesizer, r: str) -> str:
     """The noun a relation names its values by ("has symptom" → "symptom"), from its definite description
     ("the symptom of {subject}"); "" for verb relations ("treated by")."""
     m = re.fullmatch(r"the (.+) of \{subject\}", syn.book.description(r, "{subject}", "{object_type}"))

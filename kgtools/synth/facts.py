@@ -19,7 +19,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 from kgtools.config import NEGATIVE_KINDS  # noqa: F401 - re-exported: the kinds are defined with their config
@@ -32,6 +32,8 @@ class Fact:
     r: str
     o: str
     qualifier: str = ""
+    # entailed, not stated (kgtools.graph.closure); not part of the identity of the fact
+    inferred: bool = field(default=False, compare=False)
 
     @cached_property  # written to the instance's __dict__, which a frozen dataclass allows
     def key(self) -> str:
@@ -174,8 +176,38 @@ class FactIndex:
             facts.append(Fact(s, r, o, data["qualifier"]))
             out[(s, r)].append(o)
             inn[(r, o)].append(s)
+        # what the graph entails (inferred.parquet): true like what it states, and asked like it; an
+        # inferred is_a / instance_of (from a domain or range) joins the hierarchy, so no negative denies it
+        self.inferred: dict[str, dict] = {}
+        for row in kg.meta.get("inferred") or ():
+            s, r, o = row["src"], row["rel"], row["dst"]
+            if s in self.excluded or o in self.excluded or s not in g or o not in g:
+                continue
+            if r == IS_A:
+                self.parents[s].append(o)
+                self.children[o].append(s)
+            elif r == INSTANCE_OF:
+                self.types[s].append(o)
+            self.out_count[(s, r)] += 1
+            self.all_out[(s, r)].append(o)
+            if s not in self.label or o not in self.label:
+                continue
+            self.rel_label.setdefault(r, row["rel_label"])
+            fact = Fact(s, r, o, "", inferred=True)
+            self.inferred[fact.key] = row
+            facts.append(fact)
+            out[(s, r)].append(o)
+            inn[(r, o)].append(s)
         for lst in (*self.parents.values(), *self.children.values()):
             lst.sort()
+        # relations that read alike are one relation to a reader: FIBO has two "produces" and two "has
+        # counterparty" in different namespaces, so "X produces Y" is true if either says it, and "the
+        # concept that X produces" names one thing only if both together give one value
+        by_reading: dict[str, list[str]] = defaultdict(list)
+        for r, text in kg.relation_labels().items():
+            by_reading[" ".join(text.casefold().split())].append(r)
+        self.alike: dict[str, tuple[str, ...]] = {r: tuple(sorted(g_)) for g_ in by_reading.values() if len(g_) > 1
+                                                  for r in g_}
         self.facts: list[Fact] = sorted(facts)
         self.out = {k: sorted(v) for k, v in sorted(out.items())}
         self.inn = {k: sorted(v) for k, v in sorted(inn.items())}
@@ -235,8 +267,8 @@ class FactIndex:
         if r == IS_A:
             return self.ancestors(s)
         found: set[str] = set()
-        for subject in (s, *self.ancestors(s)):
-            for o in self.out.get((subject, r), ()):
+        for subject, r_ in itertools.product((s, *self.ancestors(s)), self.alike.get(r, (r,))):
+            for o in self.out.get((subject, r_), ()):
                 found.add(o)
                 found |= self.ancestors(o)
         return frozenset(found)
@@ -253,7 +285,7 @@ class FactIndex:
             sources = {s, *self.ancestors(s)}
             for t in self.types.get(s, ()):
                 sources |= {t, *self.ancestors(t)}
-            values = {o for x in sources for o in self.all_out.get((x, r), ())}
+            values = {o for x in sources for r_ in self.alike.get(r, (r,)) for o in self.all_out.get((x, r_), ())}
         specific = {v for v in values if not any(v in self.ancestors(w) for w in values if w != v)}
         return next(iter(specific)) if len(specific) == 1 else None
 
@@ -316,7 +348,7 @@ class FactIndex:
             excluded |= {fact.s} | self.descendants(fact.s)
         else:  # "X has symptom dry cough" when X has cough (or inherits it) is not entailed, nor clearly false
             for x in (fact.s, *self.ancestors(fact.s)):
-                for t in self.all_out.get((x, fact.r), ()):
+                for t in (t for r_ in self.alike.get(fact.r, (fact.r,)) for t in self.all_out.get((x, r_), ())):
                     excluded |= self.descendants(t)
         true_names = frozenset().union(*(self.names.get(t, frozenset()) for t in true))
         found: list[tuple[int, str, str]] = []

@@ -28,8 +28,9 @@ from kgtools.errors import ConfigError
 from kgtools.graph.english import clean_text
 from kgtools.graph.model import INSTANCE_OF, IS_A, KnowledgeGraph
 from kgtools.graph.templates import TemplateBook, capitalise, normalise_label, render
-from kgtools.synth.facts import NEGATIVE_KINDS, Fact, FactIndex, unit_hash
+from kgtools.synth.cardinality import cardinality_examples
 from kgtools.synth.diagnosis import diagnosis_examples, diagnosis_relations
+from kgtools.synth.facts import NEGATIVE_KINDS, Fact, FactIndex, unit_hash
 from kgtools.synth.literals import LiteralKind, literal_examples, literal_kinds
 from kgtools.synth.names import synonym_examples
 
@@ -67,12 +68,38 @@ class Synthesizer:
                                  phrasing=kg.meta.get("phrasing"))
         self.weights = cfg.tasks.active()
         allowed = self._relation_filter(kg)
-        self.facts = [f for f in ix.facts if allowed is None or f.r in allowed]
+        rules = set(cfg.inferred.rules)
+        self.facts = [f for f in ix.facts if (allowed is None or f.r in allowed)
+                      and (not f.inferred or ix.inferred[f.key]["rule"] in rules)]
         self.heldout: set[str] = set()
         for f in self.facts:
+            if f.inferred:
+                continue
             unit = f.s if cfg.splits.entity_disjoint else "|".join(sorted((f.s, f.o)))
             if unit_hash(self.seed, "heldout", unit) < cfg.splits.heldout:
                 self.heldout.add(f.key)
+        # an inferred fact is held out when a fact it follows from is; of the others, a share is held out to
+        # measure inference: every premise trained, the conclusion never
+        # (with entity_disjoint, whole subjects are held out: an inferred fact follows its subject, and one
+        # of a trained subject that rests on a held-out fact is left out)
+        self.inferred_probe: set[str] = set()
+        dropped: set[str] = set()
+        for f in self.facts:
+            if not f.inferred:
+                continue
+            premise_held = any(k in self.heldout for k in ix.inferred[f.key]["justification"])
+            if cfg.splits.entity_disjoint:
+                if unit_hash(self.seed, "heldout", f.s) < cfg.splits.heldout:
+                    self.heldout.add(f.key)
+                elif premise_held:
+                    dropped.add(f.key)
+            elif premise_held:
+                self.heldout.add(f.key)
+            elif unit_hash(self.seed, "heldout-inferred", f.key) < cfg.inferred.heldout:
+                self.heldout.add(f.key)
+                self.inferred_probe.add(f.key)
+        if dropped:
+            self.facts = [f for f in self.facts if f.key not in dropped]
         self.fwd: dict[tuple[str, str], list[Fact]] = defaultdict(list)
         self.inv: dict[tuple[str, str], list[Fact]] = defaultdict(list)
         self.by_subject: dict[str, list[Fact]] = defaultdict(list)
@@ -81,6 +108,8 @@ class Synthesizer:
             self.inv[(f.r, f.o)].append(f)
             self.by_subject[f.s].append(f)
         self.stats: Counter = Counter()
+        if dropped:
+            self.stats["inferred_left_out_entity_disjoint"] = len(dropped)
         self._emitted: set[bytes] = set()  # example ids: each example once
         self._answers: dict[bytes, bytes] = {}  # prompt → answer: no prompt with two different answers
         self._definitions = Counter(clean_text(d.get("definition")).casefold()
@@ -89,6 +118,7 @@ class Synthesizer:
         self._neighbours: dict[str, list[Fact]] = {}
         # codes and values asked by the literal task; resolved here so that a wrong property is an error first
         self.literal_kinds: list[LiteralKind] = literal_kinds(self) if self.weights.get("literal") else []
+        self.cardinalities_asked: dict[str, str] = {}  # key → train / heldout, filled by the cardinality task
         self.diagnosable: set[str] = set()  # "subject|relation" that a diagnosis question tells apart
         self.diagnosis_relations: list[str] = diagnosis_relations(self) if self.weights.get("diagnosis") else []
 
@@ -193,6 +223,10 @@ class Synthesizer:
                 rationale: str | None = None, distractor_kinds: list[str] | None = None,
                 alias_ids: list[str] | None = None, aliases: list[list[str]] | None = None) -> dict[str, Any]:
         triples = [f.key for f in support]
+        justification = sorted({k for f in support if f.inferred for k in self.ix.inferred[f.key]["justification"]})
+        if split == "test_heldout" and any(f.key in self.inferred_probe for f in support) and not any(
+                k in self.heldout for k in justification):
+            reason = "inferred fact never trained; every fact it follows from is"
         ident = hashlib.blake2b("\x1f".join([task, template_id, prompt, answer]).encode(), digest_size=8).hexdigest()
         reply = f"{rationale} So the answer is {answer}." if rationale else answer
         messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply}]
@@ -206,6 +240,7 @@ class Synthesizer:
             "negative_kind": negative_kind, "distractor_kinds": distractor_kinds or [],
             "context": self.context(support, subject), "triples": triples, "path": path or [subject],
             "relation": relation, "subject": subject, "messages": messages,
+            "inferred": any(f.inferred for f in support), "justification": justification,
         }
 
     # -- tasks ------------------------------------------------------------------------------------
@@ -213,7 +248,7 @@ class Synthesizer:
         gens = {"fact_qa": self.fact_qa, "inverse_qa": self.inverse_qa, "definition": self.definition,
                 "multi_hop": self.multi_hop, "mcq": self.mcq, "yes_no": self.yes_no, "list": self.lists,
                 "synonym": lambda: synonym_examples(self), "literal": lambda: literal_examples(self),
-                "diagnosis": lambda: diagnosis_examples(self)}
+                "diagnosis": lambda: diagnosis_examples(self), "cardinality": lambda: cardinality_examples(self)}
         for task in gens:
             if task in self.weights and self.weights[task] > 0:
                 for e in gens[task]():

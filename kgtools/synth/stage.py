@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 from kgtools.artifacts import Artifact, ArtifactStore, DatasetResult, artifact_key
 from kgtools.config import TRAINING_SPLITS, SynthConfig
 from kgtools.graph.io import load_graph
-from kgtools.synth.baselines import mcq_baselines
 from kgtools.graph.model import INSTANCE_OF, IS_A
+from kgtools.synth.baselines import mcq_baselines
 from kgtools.synth.generate import SPLITS, LeakGuard, Synthesizer, leak_check
 from kgtools.synth.names import askable_synonyms
 
@@ -33,6 +33,7 @@ SCHEMA = pa.schema([
     ("choices", _LS), ("answer_index", pa.int32()), ("rejected", _S), ("negative_kind", _S),
     ("distractor_kinds", _LS), ("context", _S), ("triples", _LS), ("path", _LS), ("relation", _S),
     ("subject", _S), ("messages", pa.list_(pa.struct([("role", _S), ("content", _S)]))),
+    ("inferred", pa.bool_()), ("justification", _LS),
 ])
 
 
@@ -107,6 +108,8 @@ class _Tally:
             self.about[e["task"]][where].add(e["subject"])
         elif e["task"] == "literal":
             self.literals[e["relation"]][where].add(e["subject"])
+        elif e["task"] == "cardinality":
+            self.literals["cardinality"][where].add(f"{e['subject']}|{e['relation']}|{e['path'][-1]}")
         elif e["task"] == "diagnosis":
             self.literals["diagnosis"][where].add(f"{e['subject']}|{e['relation']}")
         self.seen.update(e["path"])
@@ -128,8 +131,9 @@ class _Tally:
         much of it reaches train and an evaluation split; and the share of concepts in at least one example."""
         kinds: dict[str, dict[str, Any]] = {}
         per_rel: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # facts, in train, in evaluation, in either
+        per_rule: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # inferred facts, by rule
         for f in syn.facts:
-            row = per_rel[f.r]
+            row = per_rule[syn.ix.inferred[f.key]["rule"]] if f.inferred else per_rel[f.r]
             in_train, in_eval = f.key in self.asked["train"], f.key in self.asked["evaluation"]
             row[0] += 1
             row[1] += in_train
@@ -138,6 +142,9 @@ class _Tally:
         for r, (n, train, evaluation, _) in sorted(per_rel.items()):
             name = r if r in (IS_A, INSTANCE_OF) else f"relation:{syn.ix.rel_label.get(r, r)}"
             kinds[name] = _share(n, train, evaluation) | {"id": r}
+        for rule, (n, train, evaluation, _) in sorted(per_rule.items()):
+            kinds[f"inferred:{rule}"] = _share(n, train, evaluation) | {"probes": sum(
+                1 for k in syn.inferred_probe if syn.ix.inferred[k]["rule"] == rule)}
         concepts = [n for n in syn.kg.concepts() if n in syn.ix.label]
         for task, has in (("definition", _has_definition), ("synonym", _has_synonym)):
             having = [n for n in syn.ix.labelled if has(syn.kg.g.nodes[n])]
@@ -148,6 +155,10 @@ class _Tally:
             asked = self.literals[kind.key]
             kinds[kind.key] = _share(len(kind.values), sum(1 for n in kind.values if n in asked["train"]),
                                      sum(1 for n in kind.values if n in asked["evaluation"])) | {"name": kind.what}
+        if syn.weights.get("cardinality"):  # facts: the cardinality restrictions on named classes
+            asked = self.literals["cardinality"]
+            kinds["cardinality"] = _share(len(syn.cardinalities_asked), len(asked["train"] & syn.cardinalities_asked.keys()),
+                                          len(asked["evaluation"] & syn.cardinalities_asked.keys()))
         if syn.weights.get("diagnosis"):  # facts: subject–relation pairs a minimal set of clues tells apart
             asked = self.literals["diagnosis"]
             kinds["diagnosis"] = _share(len(syn.diagnosable), len(asked["train"] & syn.diagnosable),

@@ -25,6 +25,29 @@ from ..conftest import BUNDLED, shared_path
 YES, NO = {"True", "Yes"}, {"False", "No"}
 
 
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+
+def span(word: str, n: int) -> tuple[float, float]:
+    return {"exactly": (n, n), "min": (n, float("inf")), "max": (0, n)}[word]
+
+
+def disjoint(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[1] < b[0] or b[1] < a[0]
+
+
+def quantities(text: str) -> list[tuple[str, int]]:
+    """The quantities a text says: 'exactly one', 'at least two', 'at most 1', 'none' / 'has no …'."""
+    out = []
+    for m in re.finditer(r"\b(exactly|at least|at most) (\w+)\b|\bnone\b|\bno\b", text):
+        if m.group(1):
+            n = NUMBER_WORDS.get(m.group(2).lower()) or int(m.group(2))
+            out.append(({"exactly": "exactly", "at least": "min", "at most": "max"}[m.group(1)], n))
+        else:
+            out.append(("max", 0))
+    return out
+
+
 class Checker:
     """Re-derives truth from the graph: asserted edges, is_a ancestors, inheritance down is_a, and
     existential entailment up the object's ancestors."""
@@ -45,11 +68,57 @@ class Checker:
                     if k == "is_a" and self.g.nodes[p].get("label"):
                         self.by_label.setdefault(f"{d['label']} ({self.g.nodes[p]['label']})", set()).add(n)
 
+        self.inferred = self.verify_inferred(kg)
         self.by_name: dict[str, set[str]] = {}  # every label and synonym, case-folded
         for n, d in self.g.nodes(data=True):
             for x in [d.get("label") or "", *(d.get("synonyms") or ())]:
                 if x:
                     self.by_name.setdefault(" ".join(x.split()).casefold(), set()).add(n)
+
+    def verify_inferred(self, kg: KnowledgeGraph) -> dict[tuple[str, str], set[str]]:
+        """Check every inferred fact of the kg (inferred.parquet) step by step: its premises are stated edges
+        or inferred facts checked before, and its rule applies by relations.json. Returns them by (s, r)."""
+        axioms = kg.meta.get("relations") or {}
+        rows = sorted(kg.meta.get("inferred") or (), key=lambda row: row["depth"])
+        ok: set[tuple[str, str, str]] = set()
+
+        def premise(k: str) -> tuple[str, str, str]:
+            s, r, o = k.split("|")
+            stated_edge = self.g.has_edge(s, o, key=r) and stated(self.g.edges[s, o, r]["qualifier"])
+            assert stated_edge or (s, r, o) in ok, f"premise {k} is neither stated nor inferred before"
+            return s, r, o
+
+        for row in rows:
+            s, r, o, rule = row["src"], row["rel"], row["dst"], row["rule"]
+            ps = [premise(k) for k in row["premises"]]
+            a = axioms.get(ps[0][1], {})
+            if rule == "inherited":
+                (c, isa, parent), (p2, r2, o2) = ps
+                assert isa == "is_a" and c == s and p2 == parent and (r2, o2) == (r, o), row
+            elif rule in ("transitive", "chain"):
+                (x, p, b), (b2, q, c) = ps
+                assert (x, c) == (s, o) and b == b2, row
+                assert (rule == "transitive" and p == q == r and axioms[r]["transitive"]) or [p, q] in axioms[r]["chains"], row
+            elif rule == "sub_property":
+                (x, p, y), = ps
+                assert (x, y) == (s, o) and r in a["sub_property_of"], row
+            elif rule in ("inverse", "symmetric"):
+                (x, p, y), = ps
+                assert (x, y) == (o, s) and (r in a["inverse_of"] if rule == "inverse" else (p == r and a["symmetric"])), row
+                assert self.g.nodes[x]["kind"] != "class" and self.g.nodes[y]["kind"] != "class", row
+            elif rule == "domain":
+                (x, p, _), = ps
+                assert x == s and r in ("is_a", "instance_of") and o in a["domain"], row
+            elif rule == "range":
+                (_, p, y), = ps
+                assert y == s and r == "instance_of" and o in a["range"], row
+            else:
+                raise AssertionError(f"unknown rule {rule}")
+            ok.add((s, r, o))
+        out: dict[tuple[str, str], set[str]] = {}
+        for s, r, o in ok:
+            out.setdefault((s, r), set()).add(o)
+        return out
 
     def literal_values(self, n: str, kind: str) -> list[str]:
         """The raw values of one literal kind on a node: ``xref:MESH`` → its 'MESH:…'/'MeSH:…' xrefs (version
@@ -64,14 +133,17 @@ class Checker:
     def up(self, n: str) -> set[str]:
         seen, stack = set(), [n]
         while stack:
-            for _, p, k in self.g.out_edges(stack.pop(), keys=True):
-                if k == "is_a" and p not in seen:
+            x = stack.pop()
+            for p in [p for _, p, k in self.g.out_edges(x, keys=True) if k == "is_a"] + list(self.inferred.get((x, "is_a"), ())):
+                if p not in seen:
                     seen.add(p)
                     stack.append(p)
         return seen
 
     def asserted(self, s: str, r: str) -> set[str]:
-        return {o for _, o, k, d in self.g.out_edges(s, keys=True, data=True) if k == r and stated(d["qualifier"])}
+        """Stated on s, or inferred for s by a checked proof."""
+        stated_ = {o for _, o, k, d in self.g.out_edges(s, keys=True, data=True) if k == r and stated(d["qualifier"])}
+        return stated_ | self.inferred.get((s, r), set())
 
     def entailed(self, s: str, r: str) -> set[str]:
         if r == "is_a":
@@ -84,7 +156,7 @@ class Checker:
 
     def edge(self, key: str) -> tuple[str, str, str]:
         s, r, o = key.split("|")
-        assert self.g.has_edge(s, o, key=r), f"triple {key} is not in the graph"
+        assert self.g.has_edge(s, o, key=r) or o in self.inferred.get((s, r), ()), f"triple {key} is not in the graph"
         return s, r, o
 
     def label(self, n: str) -> str:
@@ -100,8 +172,31 @@ class Checker:
     def most_specific(self, values: set[str]) -> set[str]:
         return {v for v in values if not any(v in self.up(w) for w in values if w != v)}
 
+    def check_cardinality(self, e: dict) -> None:
+        """A cardinality question against the kg's own cardinalities table: the quantity answered is the
+        axiom's, every other choice and every false statement's quantity contradicts it."""
+        filler = e["path"][-1] if len(e["path"]) > 1 else ""
+        rows = [c for c in self.kg.meta["cardinalities"]
+                if c["src"] == e["subject"] and c["rel"] == e["relation"] and c["filler"] == filler]
+        truths = [span(c["word"], c["n"]) for c in rows]
+        assert truths, e["prompt"]
+        said = lambda text: [span(*q) for q in quantities(text)]  # noqa: E731
+        if e["task"] == "cardinality":
+            assert said(e["answer"]) and said(e["answer"])[0] in truths, (e["prompt"], e["answer"])
+        elif e["task"] == "mcq":
+            right = [i for i, c in enumerate(e["choices"]) if not all(disjoint(said(c)[0], t) for t in truths)]
+            assert right == [e["answer_index"]], (e["prompt"], e["choices"])
+        else:
+            q = said(e["prompt"])[-1]  # the statement's quantity comes after its subject
+            if e["answer"] in YES:
+                assert q in truths, e["prompt"]
+            else:
+                assert any(disjoint(q, t) for t in truths), e["prompt"]
+
     def check(self, e: dict) -> None:
         task, rel, subj = e["task"], e["relation"], e["subject"]
+        if e["template_id"].startswith("cardinality/"):
+            return self.check_cardinality(e)
         triples = [self.edge(t) for t in e["triples"]]
         if task == "list" and all(o == subj for _, _, o in triples):  # an inverse list: all subjects of (rel, subj)
             assert e["answer_ids"] and all(subj in self.asserted(s, rel) for s in e["answer_ids"])
@@ -262,7 +357,7 @@ def test_splits_measure_injection_honestly(tmp_path):
     # test_heldout: no held-out triple, and no triple between the same two concepts, is in train
     pairs = {frozenset((t.split("|")[0], t.split("|")[2])) for t in train_triples}
     held = [e for e in examples if e["split"] == "test_heldout" and e["task"] in ("fact_qa", "mcq", "yes_no")
-            and not e["template_id"].startswith("diagnosis/")]
+            and not e["template_id"].startswith(("diagnosis/", "cardinality/"))]
     assert held
     # a diagnosis combines facts: it is trained only when all of them are, else held out with one never trained
     diagnoses = [e for e in examples if e["template_id"].startswith("diagnosis/")]
@@ -270,9 +365,11 @@ def test_splits_measure_injection_honestly(tmp_path):
     assert all(set(e["triples"]) - train_triples for e in diagnoses if e["split"] == "test_heldout")
     for e in held:
         assert not set(e["triples"]) & train_triples
-        if e["task"] in ("mcq", "yes_no"):
+        if e["task"] in ("mcq", "yes_no") and not e["inferred"]:  # an inferred probe's premises are trained
             s, _, o = e["triples"][0].split("|")
             assert frozenset((s, o)) not in pairs
+        if e["inferred"] and e["split_reason"].startswith("inferred fact never trained"):
+            assert set(e["justification"]) <= train_triples | {t for t in e["justification"] if "|is_a|" in t}
 
 
 def test_preference_split_adds_new_corruptions_for_reinforce_only(tmp_path):
@@ -307,8 +404,12 @@ def test_entity_disjoint_split_holds_out_whole_subjects(tmp_path):
     examples, _ = generate_examples(SynthConfig(splits={"entity_disjoint": True, "heldout": 0.2}), kg)
     train_subjects = {t.split("|")[0] for e in examples if e["split"] == "train" for t in e["triples"]}
     held = [e for e in examples if e["split"] == "test_heldout" and e["task"] == "mcq"]
-    held_subjects = {e["triples"][0].split("|")[0] for e in held if not e["template_id"].startswith("diagnosis/")}
+    held_subjects = {e["triples"][0].split("|")[0] for e in held if not e["template_id"].startswith(("diagnosis/", "cardinality/"))}
     assert held_subjects and not held_subjects & train_subjects
+    # a cardinality follows its class too
+    card_train = {e["subject"] for e in examples if e["split"] == "train" and e["template_id"].startswith("cardinality/")}
+    card_held = {e["subject"] for e in held if e["template_id"].startswith("cardinality/")}
+    assert not card_held & (train_subjects | card_train)
     # a held-out diagnosis rests on a held-out subject's facts (its own, or an ancestor's it inherits)
     assert all({t.split("|")[0] for t in e["triples"]} - train_subjects for e in held if e["template_id"].startswith("diagnosis/"))
 

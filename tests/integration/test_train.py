@@ -94,7 +94,9 @@ def test_adapter_reload_and_merge_give_the_trained_logits(chain):
     with torch.no_grad():
         a, b, c = adapter_model(x).logits, merged(x).logits, again(x).logits
     assert torch.equal(a, c)  # same files, fresh base: identical
-    assert torch.allclose(a, b, atol=1e-4)
+    # merging folds B·A into the base weight: float32 rounds it differently (measured up to 1.6e-4 on logits
+    # of magnitude 9), so the tolerance is relative as well as absolute
+    assert torch.allclose(a, b, rtol=1e-4, atol=1e-4)
     with torch.no_grad(), adapter_model.disable_adapter():
         ref = adapter_model(x).logits
     assert not torch.allclose(a, ref, atol=1e-3)  # the reinforce adapter does change the model

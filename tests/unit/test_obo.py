@@ -140,3 +140,64 @@ def test_typedef_is_a_is_a_subproperty_not_a_crash(write):
     rels = {(e["src"], e["rel_label"], e["dst"]) for e in kg.edges()}
     assert ("GO:0050789", "is a", "GO:0065007") in rels
     assert ("GO:0050789", "regulates", "GO:0008150") in rels
+
+
+def test_typedef_chains_symmetry_domain_and_range_reach_the_closure(write):
+    from kgtools.graph.closure import entail
+
+    text = """format-version: 1.4
+ontology: demo
+
+[Term]
+id: DEMO:0000001
+name: alveolus
+relationship: part_of DEMO:0000002 ! lung
+
+[Term]
+id: DEMO:0000002
+name: lung
+relationship: part_of DEMO:0000003 ! thorax
+
+[Term]
+id: DEMO:0000003
+name: thorax
+
+[Term]
+id: DEMO:0000004
+name: pneumonia
+relationship: located_in DEMO:0000001 ! alveolus
+
+[Term]
+id: DEMO:0000005
+name: disease
+
+[Typedef]
+id: part_of
+name: part of
+xref: BFO:0000050
+is_transitive: true
+
+[Typedef]
+id: located_in
+name: located in
+domain: DEMO:0000005
+transitive_over: part_of
+
+[Typedef]
+id: adjacent_to
+name: adjacent to
+is_symmetric: true
+holds_over_chain: part_of adjacent_to
+"""
+    loaded = load_ontology([write("chain.obo", text)])
+    kg, _ = build_graph(loaded.graph, prefixes=loaded.prefixes)
+    rels = kg.meta["relations"]
+    ADJ, LOC = "http://purl.obolibrary.org/obo/demo#adjacent_to", "http://purl.obolibrary.org/obo/demo#located_in"
+    assert rels["BFO:0000050"]["transitive"] and rels[ADJ]["symmetric"]
+    assert rels[ADJ]["chains"] == [["BFO:0000050", ADJ]]
+    assert rels[LOC]["chains"] == [[LOC, "BFO:0000050"]]
+    assert rels[LOC]["domain"] == ["DEMO:0000005"]
+    got = {(f.s, f.r, f.o): f.rule for f in entail(kg).facts}
+    assert got[("DEMO:0000001", "BFO:0000050", "DEMO:0000003")] == "transitive"
+    assert got[("DEMO:0000004", LOC, "DEMO:0000003")] == "chain"
+    assert got[("DEMO:0000004", "is_a", "DEMO:0000005")] == "domain"
