@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from kgtools.graph.english import plural, with_article
+from kgtools.graph.english import is_noun, participle_lemma, plural, singular, uncountable, with_article
 from kgtools.graph.templates import capitalise
 from kgtools.synth.diagnosis import relation_noun
 
@@ -83,6 +83,10 @@ def cardinality_examples(syn: Synthesizer) -> Iterator[dict[str, Any]]:
             syn.stats["cardinality_skipped_no_noun"] += 1
             continue
         counted = filler or noun
+        if not countable(counted) or (noun and not countable(noun)):
+            # "how many Vibrio choleraes", "how many parameterses": a plural lemminflect does not know is a guess
+            syn.stats["cardinality_skipped_no_plural"] += 1
+            continue
         many = n != 1
         # the thing counted, in the number the quantity needs ("exactly one call option", "no parties")
         thing = plural(counted) if many else counted
@@ -98,7 +102,7 @@ def cardinality_examples(syn: Synthesizer) -> Iterator[dict[str, Any]]:
                          f"{subject} has how many {plural(filler)} as {plural(noun)}?",
                          f"What number of {plural(filler)} does {subject} have as {plural(noun)}?"]
         elif not noun:
-            label = c["rel_label"]
+            label = _verb(c["rel_label"])
             said = f"{subject} {label} {{q}} {thing}."
             questions = [f"{subject} {label} how many {plural(counted)}?",
                          f"In this ontology, {subject} {label} how many {plural(counted)}?",
@@ -142,12 +146,37 @@ def cardinality_examples(syn: Synthesizer) -> Iterator[dict[str, Any]]:
                 form, yes, no = YES_NO[int(index)]
                 true_text = capitalise(said.format(q=_quantity_in_sentence(truth)))
                 false_q = wrong[int(syn._h("cardinality-false", key, tid) * len(wrong))]
-                false_text = capitalise(_said_with(false_q, counted, noun, filler, subject, c["rel_label"]))
+                false_text = capitalise(_said_with(false_q, counted, noun, filler, subject, _verb(c["rel_label"])))
                 yield syn.example("yes_no", split, reason, f"{tid}/yn", form.format(statement=true_text), yes, [],
                                   aliases=[[yes]], rejected=no, **common)
                 yield syn.example("yes_no", split, reason, f"{tid}/yn-neg", form.format(statement=false_text), no, [],
                                   aliases=[[no]], rejected=yes, negative_kind="cardinality", **common)
         syn.cardinalities_asked[f"{s}|{r}|{path[-1]}"] = status
+
+
+def countable(noun_phrase: str) -> bool:
+    """Whether a noun phrase can be counted in words: its head a lower-case singular noun lemminflect knows
+    (not a taxon, an acronym or a plural already)."""
+    words = noun_phrase.split()
+    head = words[-1] if words else ""
+    if len(words) > 1 and words[0][:1].isupper() and head.endswith(_LATIN):  # "Mycobacterium tuberculosis"
+        return False
+    return bool(head) and head.islower() and is_noun(head) and singular(head) == head and not uncountable(noun_phrase)
+
+
+_LATIN = ("is", "us", "um", "ae", "a", "i", "ii")  # endings of a binomial's epithet
+
+
+def _verb(label: str) -> str:
+    """A relation label as a finite verb phrase: 'caused by' → 'is caused by' (a bare participle)."""
+    first = label.split()[0] if label.split() else ""
+    if first not in ("is", "are", "has", "have") and participle_lemma(first) and not third_person_form(first):
+        return f"is {label}"
+    return label
+
+
+def third_person_form(word: str) -> bool:
+    return word.endswith("s") and not word.endswith("ss")
 
 
 def _quantity_in_sentence(q: tuple[str, int]) -> str:

@@ -271,6 +271,9 @@ class FactIndex:
             for o in self.out.get((subject, r_), ()):
                 found.add(o)
                 found |= self.ancestors(o)
+                for t in self.types.get(o, ()):  # "NNA registers v" and v is a Telekurs Id: it registers one
+                    found.add(t)
+                    found |= self.ancestors(t)
         return frozenset(found)
 
     def holds(self, s: str, r: str, o: str) -> bool:

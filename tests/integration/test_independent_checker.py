@@ -370,9 +370,9 @@ def _check_cardinality(checker: RdfChecker, node: dict, rel_labels: dict, e: dic
     g, subject = checker.g, node[e["subject"]]
     props = _relation(checker, rel_labels, e["relation"])
     filler = node.get(e["path"][-1]) if len(e["path"]) > 1 else None
-    members = list(g.objects(subject, RDFS.subClassOf))
-    for eq in g.objects(subject, OWL.equivalentClass):
-        members += checker._intersection(eq)
+    members = []
+    for sup in [*g.objects(subject, RDFS.subClassOf), *g.objects(subject, OWL.equivalentClass)]:
+        members += [sup, *checker._intersection(sup)]
     truths = []
     for b in members:
         if g.value(b, OWL.onProperty) not in props:

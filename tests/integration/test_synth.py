@@ -152,6 +152,8 @@ class Checker:
         for x in {s} | self.up(s):
             for o in self.asserted(x, r):
                 objs |= {o} | self.up(o)
+                for t in self.asserted(o, "instance_of"):  # an individual object: some member of its classes
+                    objs |= {t} | self.up(t)
         return objs
 
     def edge(self, key: str) -> tuple[str, str, str]:

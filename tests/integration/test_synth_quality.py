@@ -75,6 +75,10 @@ def test_every_word_not_from_the_graph_is_english(name):
                 key = w.casefold()
                 if key in known:
                     continue
+                # the regular plural of one of the graph's own singular nouns ("minuend" → "minuends"), not a
+                # plural made of a plural ("parameterses")
+                if key.endswith("s") and any(stem in known and not stem.endswith("s") for stem in (key[:-1], key[:-2])):
+                    continue
                 if key not in checked:
                     checked[key] = wordfreq.zipf_frequency(key, "en") > 0
                 if not checked[key]:
@@ -132,8 +136,11 @@ def test_every_kind_of_knowledge_reaches_train(name):
     kinds = report["coverage"]["kinds"]
     assert {"is_a", "definition", "synonym"} <= set(kinds)
     for kind, row in kinds.items():
-        if row["facts"] >= 200 and kind != "diagnosis":
+        if row["facts"] >= 200 and kind != "diagnosis" and not kind.startswith("inferred:"):
             assert row["train_share"] >= 0.85, (kind, row)
+        # an inferred fact is trained only when every premise is, and 0.3 of the rest are held out as probes
+        if row["facts"] >= 200 and kind.startswith("inferred:"):
+            assert row["train_share"] >= 0.35 and row["probes"] > 0, (kind, row)
     # a diagnosis rests on two or more facts and is trained only if all are: about 0.9² of them
     if kinds.get("diagnosis", {}).get("facts", 0) >= 200:
         assert kinds["diagnosis"]["train_share"] >= 0.7, kinds["diagnosis"]
