@@ -154,47 +154,31 @@ class FactIndex:
         out: dict[tuple[str, str], list[str]] = defaultdict(list)
         inn: dict[tuple[str, str], list[str]] = defaultdict(list)
         facts = []
-        for s, o, r, data in g.edges(keys=True, data=True):
-            if r == "disjoint_with":
-                self.disjoint[s].add(o)
-                self.disjoint[o].add(s)
-                continue
+        # what the graph states, then what it entails (inferred.parquet): true like what it states, and asked
+        # like it; an inferred is_a / instance_of (from a domain or range) joins the hierarchy, so no negative
+        # denies it
+        self.inferred: dict[str, dict] = {}
+        for s, r, o, rel_label, qualifier, row in self._edges(kg):
             if r == IS_A:
                 self.parents[s].append(o)
                 self.children[o].append(s)
             elif r == INSTANCE_OF:
                 self.types[s].append(o)
-            if r in NOT_FACTS or not stated(data["qualifier"]):
+            if r in NOT_FACTS or not stated(qualifier):
                 continue
             self.out_count[(s, r)] += 1  # all values, labelled or not: "the X that s …" must name one thing
             self.all_out[(s, r)].append(o)
             if s not in self.label or o not in self.label:
                 continue
-            self.rel_label[r] = data["rel_label"]
-            if data["qualifier"] == "exactly 1":
+            if row is None:
+                self.rel_label[r] = rel_label
+            else:
+                self.rel_label.setdefault(r, rel_label)
+            if qualifier == "exactly 1":
                 self.exactly_one.add((s, r))
-            facts.append(Fact(s, r, o, data["qualifier"]))
-            out[(s, r)].append(o)
-            inn[(r, o)].append(s)
-        # what the graph entails (inferred.parquet): true like what it states, and asked like it; an
-        # inferred is_a / instance_of (from a domain or range) joins the hierarchy, so no negative denies it
-        self.inferred: dict[str, dict] = {}
-        for row in kg.meta.get("inferred") or ():
-            s, r, o = row["src"], row["rel"], row["dst"]
-            if s in self.excluded or o in self.excluded or s not in g or o not in g:
-                continue
-            if r == IS_A:
-                self.parents[s].append(o)
-                self.children[o].append(s)
-            elif r == INSTANCE_OF:
-                self.types[s].append(o)
-            self.out_count[(s, r)] += 1
-            self.all_out[(s, r)].append(o)
-            if s not in self.label or o not in self.label:
-                continue
-            self.rel_label.setdefault(r, row["rel_label"])
-            fact = Fact(s, r, o, "", inferred=True)
-            self.inferred[fact.key] = row
+            fact = Fact(s, r, o, qualifier, inferred=row is not None)
+            if row is not None:
+                self.inferred[fact.key] = row
             facts.append(fact)
             out[(s, r)].append(o)
             inn[(r, o)].append(s)
@@ -235,6 +219,20 @@ class FactIndex:
         self.with_word = lru_cache(maxsize=None)(self._with_word)
         self._word_index: dict[str, tuple[str, ...]] | None = None
         self.display = display_names(self.label, self.parents)
+
+    def _edges(self, kg: KnowledgeGraph):
+        """(s, r, o, relation label, qualifier, inferred row or None): the stated edges (disjointness kept
+        aside), then the inferred facts between nodes that are not excluded."""
+        for s, o, r, data in kg.g.edges(keys=True, data=True):
+            if r == "disjoint_with":
+                self.disjoint[s].add(o)
+                self.disjoint[o].add(s)
+                continue
+            yield s, r, o, data["rel_label"], data["qualifier"], None
+        for row in kg.meta.get("inferred") or ():
+            s, o = row["src"], row["dst"]
+            if s not in self.excluded and o not in self.excluded and s in kg.g and o in kg.g:
+                yield s, row["rel"], o, row["rel_label"], "", row
 
     # -- hierarchy --------------------------------------------------------------------------------
     def _ancestors(self, n: str) -> frozenset[str]:
