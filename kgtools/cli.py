@@ -232,6 +232,23 @@ def _print_stats(manifest: dict[str, Any]) -> None:
         console.print("skipped: " + ", ".join(f"{k} {v:,}" for k, v in skipped.items()), highlight=False)
 
 
+def _show_property(graph, pid: str, e: dict) -> None:
+    console.print(f"[bold]{e['label']}[/]  [dim]{pid}  <{e['iri']}>[/]", highlight=False)
+    console.print(f"kind: property ({e['kind']})", highlight=False)
+    if e.get("definition"):
+        console.print(f"definition: {e['definition']}", highlight=False)
+    schema = graph.meta.get("schema") or {}
+    for key, title in (("domain", "domain"), ("range", "range")):
+        if e[key]:
+            joiner = " or " if e.get(f"{key}_union") else ", "
+            said = joiner.join(f"{t['label']} [dim]({t['id']})[/]" for t in e[key])
+            console.print(f"{title}{' (includes)' if e[f'{key}_includes'] else ''}: {said}", highlight=False)
+    for key, title in (("super_properties", "super-properties"), ("inverse_of", "inverse of")):
+        if e[key]:
+            said = ", ".join(f"{(schema.get(p) or {}).get('label', p)} [dim]({p})[/]" for p in e[key])
+            console.print(f"{title}: {said}", highlight=False)
+
+
 @kg_app.command("show")
 @user_errors
 def kg_show(
@@ -241,9 +258,16 @@ def kg_show(
 ) -> None:
     """One concept: label, synonyms, definition, parents, and its outgoing and incoming relations."""
     from kgtools.graph.io import load_graph
+    from kgtools.graph.model import ConceptNotFound
 
     graph = load_graph(_open_kg(kg).path)
-    node_id = graph.resolve(concept)
+    try:
+        node_id = graph.resolve(concept)
+    except ConceptNotFound:
+        if (prop := graph.find_property(concept)) is None:
+            raise
+        _show_property(graph, *prop)
+        return
     node = graph.node(node_id)
     console.print(f"[bold]{node.get('label') or node_id}[/]  [dim]{node_id}  <{node['iri']}>[/]", highlight=False)
     console.print(f"kind: {node['kind']}" + (" (deprecated)" if node["deprecated"] else "")

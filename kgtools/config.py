@@ -77,6 +77,8 @@ class KgConfig(StageConfig):
                              "a guard against one file exhausting a shared machine's memory")
     skos_hierarchy: bool = Field(True, description="skos:broader/narrower become is_a edges")
     allow_cycles: bool = Field(False, description="accept is_a cycles instead of failing")
+    name_individuals: bool = Field(False, description="an individual without a label is named from its type and "
+                                   "identifier ('HMDA disposition: application denied') instead of left unnamed")
     prefixes: dict[str, str] = Field(default_factory=dict, description="extra CURIE prefixes, prefix → namespace")
     entailment: EntailmentConfig = EntailmentConfig()
 
@@ -211,8 +213,8 @@ class CorpusConfig(StageConfig):
         return template_overrides(self.templates)
 
 
-TASKS = ("fact_qa", "inverse_qa", "definition", "synonym", "literal", "cardinality", "multi_hop", "diagnosis", "mcq", "yes_no",
-         "list")
+TASKS = ("fact_qa", "inverse_qa", "definition", "synonym", "literal", "cardinality", "property_schema", "multi_hop", "diagnosis",
+         "mcq", "yes_no", "list")
 
 
 class TaskConfig(StageConfig):
@@ -230,6 +232,7 @@ class TasksConfig(StageConfig):
     synonym: TaskConfig = TaskConfig(weight=0.5)
     literal: TaskConfig = TaskConfig(weight=0.5)
     cardinality: TaskConfig = TaskConfig(weight=0.5)
+    property_schema: TaskConfig = TaskConfig(weight=0.5)
     multi_hop: TaskConfig = TaskConfig(weight=0.5)
     diagnosis: TaskConfig = TaskConfig(weight=0.5)
     mcq: TaskConfig = TaskConfig()
@@ -397,8 +400,7 @@ class DedupeConfig(StageConfig):
 
 TRAIN_STAGES = ("kg_sft", "distill", "reinforce")
 LORA_GROUPS = ("attention", "shared_experts", "routed_experts", "dense_mlp", "router")
-SFT_TASKS = ("fact_qa", "inverse_qa", "definition", "synonym", "literal", "cardinality", "multi_hop", "diagnosis", "mcq", "yes_no",
-         "list")
+SFT_TASKS = TASKS  # every synth task trains
 
 
 class LoraSettings(StageConfig):
@@ -466,7 +468,7 @@ class SftSettings(OptimSettings):
 class DistillSettings(OptimSettings):
     temperature: float = Field(2.0, gt=0)
     label_weight: float = Field(0.0, ge=0, le=1, description="weight of the label loss mixed with the KL")
-    tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "definition", "synonym", "literal", "cardinality", "multi_hop", "diagnosis", "list", "mcq", "yes_no"], min_length=1)
+    tasks: list[str] = Field(default_factory=lambda: list(SFT_TASKS), min_length=1)
 
 
 class ReinforceSettings(OptimSettings):

@@ -12,7 +12,7 @@ import numpy as np
 
 from kgtools.artifacts import Artifact
 
-TASK_COLUMNS = ("fact_qa", "inverse_qa", "multi_hop", "list", "synonym", "literal", "cardinality", "diagnosis", "definition")
+TASK_COLUMNS = ("fact_qa", "inverse_qa", "multi_hop", "list", "synonym", "literal", "cardinality", "property_schema", "diagnosis", "definition")
 
 
 def _fmt(v: Any) -> str:

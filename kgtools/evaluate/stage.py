@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -26,7 +27,7 @@ from kgtools.errors import ConfigError, KgtoolsError
 from kgtools.evaluate import probe, scoring
 
 STAGE = "eval"
-OPEN_TASKS = ("fact_qa", "inverse_qa", "multi_hop", "list", "synonym", "diagnosis")  # answered by an entity (or its name)
+OPEN_TASKS = ("fact_qa", "inverse_qa", "multi_hop", "list", "synonym", "diagnosis", "property_schema")  # answered by an entity (or its name)
 VALUE_TASKS = ("literal", "cardinality")  # answered by a code, value or quantity, graded exactly after normalisation
 STAGE_ORDER = ("base", "kg_sft+context", "kg_sft", "distill", "reinforce")
 
@@ -258,6 +259,8 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
 def _score_open(ex: dict[str, Any], text: str) -> tuple[bool, bool]:
     if ex["task"] == "list":
         return scoring.list_match(text, ex["answer_aliases"])
+    if ex["task"] == "property_schema" and len(ex["answer_aliases"]) > 1:  # every type named: "A, B and C" / "A, B or C"
+        return scoring.list_match(re.sub(r"\s+or\s+", ", ", scoring.final_answer(text)), ex["answer_aliases"])
     if ex["task"] == "definition":
         gold = [ex["answer"]]
         return scoring.exact_match(text, gold), scoring.contains_match(text, gold)

@@ -120,6 +120,24 @@ class IdMinter:
         return curie
 
 
+def individual_name(iri: str, types: Sequence[tuple[str, str | None]]) -> str:
+    """A readable name for an individual the ontology left unlabelled: its identifier, the type's own name
+    taken off its front and an identifier-like rest read as words, after its type's label —
+    'HMDA-Disposition-ApplicationDenied' of type 'HMDA disposition' → 'HMDA disposition: application denied';
+    a code stays as written ('legal entity identifier: 5493001KJTIIGC8Y1R12'); no labelled type: the identifier."""
+    local = local_name(iri)
+    for type_local, type_label in types:
+        if type_label is None:
+            continue
+        rest = local
+        if type_local and local.casefold().startswith(type_local.casefold()) and len(local) > len(type_local):
+            rest = local[len(type_local):].lstrip("-_./ ") or local
+        words = split_identifier(rest)
+        said = " ".join(words) if words is not None else rest.replace("_", " ")
+        return f"{type_label}: {said}"
+    return local
+
+
 def local_name(iri: str) -> str:
     return _SPLIT.split(iri.rstrip("/#"))[-1] or iri
 
@@ -142,6 +160,7 @@ class BuildOptions:
     max_value_chars: int = 200  # longer annotation values are prose (notes, comments), not values to ask
     skos_hierarchy: bool = True  # skos:broader / narrower become is_a
     allow_cycles: bool = False
+    name_individuals: bool = False  # an unlabelled individual is named from its type and identifier
 
 
 @dataclass
@@ -440,6 +459,9 @@ def build_graph(
     def add_node(iri: str, kind: str) -> str:
         node_id = mint(iri)
         label, synonyms, scopes, definition = describe(iri)
+        if label is None and kind == "individual" and opts.name_individuals:
+            label = individual_name(iri, [(local_name(ty), best_label(ty)) for ty in sorted(types.get(iri, ()))])
+            skipped["individual_named_from_identifier"] += 1
         xrefs = sorted(xref_lits.get(iri, set()) | {mint(x) for x in xref_iris.get(iri, ())})
         node_types = sorted(mint(ty) for ty in types.get(iri, ()) if ty != V.OWL_NAMED_INDIVIDUAL)
         node_rows.append((node_id, {
@@ -511,10 +533,11 @@ def build_graph(
     relations = _relation_axioms(t, types, properties, rdf_list, rel_id_label, node_ids, kinds,
                                  {rid for _, rid, *_ in edges})
 
+    schema = _property_schema(t, types, rdf_list, union_of, rel_id_label, describe, mint, node_ids, keep)
     held = {pid for _, data in node_rows for pid in data["literal_properties"]}
     kg = KnowledgeGraph({"properties": {  # the properties some node holds a value of, for synth.literals
         mint(p): {"iri": p, "label": best_label(p) or humanize(local_name(p))} for p in value_props if mint(p) in held},
-        "relations": relations, "cardinalities": cards})
+        "relations": relations, "cardinalities": cards, "schema": schema})
     node_rows.sort(key=lambda row: row[0])
     kg.add_nodes(node_rows)
     skipped["duplicate_edge"] = kg.add_edges(edges)
@@ -534,6 +557,7 @@ def build_graph(
         "individuals": kind_counts["individual"],
         "external": kind_counts["external"],
         "edges": kg.g.number_of_edges(),
+        "properties": len(schema),
     }
     report.skipped = Counter({k: v for k, v in skipped.items() if v})
     return kg, report
@@ -598,6 +622,91 @@ def _relation_axioms(
             e[key] = sorted(set(e[key]))
         e["chains"] = sorted(map(list, {tuple(c) for c in e["chains"]}))
     return dict(sorted(out.items()))
+
+
+def _property_schema(
+    t: _Triples,
+    types: Mapping[str, set[str]],
+    rdf_list: Callable[[Term], list[Term]],
+    union_of: Mapping[str, Term],
+    rel_id_label: Callable[[str], tuple[str, str]],
+    describe: Callable[[str], tuple[str | None, list[str], list[str], str | None]],
+    mint: Callable[[str], str],
+    node_ids: Mapping[str, str],
+    keep: Callable[[str], bool],
+) -> dict[str, dict[str, Any]]:
+    """Each property the files describe (RDFS and schema.org style as well as OWL), as a concept of kind
+    ``property``: label, definition, domains, ranges, super-properties and inverses, keyed by relation id.
+
+    ``rdfs:domain`` / ``rdfs:range`` say what every subject / value is (a union names the alternatives);
+    ``*_union`` says the one statement was a union (any one of the types); several statements say all of
+    them. ``schema:domainIncludes`` / ``rangeIncludes`` name some of the types that may carry / be the value, so
+    the synth task words them "can" and never reads them as exhaustive. A property with nothing of these
+    to say is left out (its label alone is not a fact)."""
+    prop_types = V.OBJECT_PROPERTY_TYPES | V.VALUE_PROPERTY_TYPES
+    props = {p for p, ts in types.items() if ts & prop_types and not _reserved(p) and keep(p)}
+    for pred in (V.RDFS_DOMAIN, V.RDFS_RANGE, *V.SCHEMA_DOMAIN_INCLUDES, *V.SCHEMA_RANGE_INCLUDES):
+        props.update(p for p, _ in t.pairs(pred) if _is_iri(p) and not _reserved(p) and keep(p))  # type: ignore[misc]
+
+    def kind(p: str) -> str:
+        ts = types.get(p, set())
+        if ts & V.OBJECT_PROPERTY_TYPES:
+            return "object"
+        if V.OWL_DATATYPE_PROPERTY in ts:
+            return "datatype"
+        return "annotation" if V.OWL_ANNOTATION_PROPERTY in ts else "property"
+
+    def target(term: Term) -> list[dict[str, str]]:
+        """The named types a domain or range stands for (the members of a union), each with its words."""
+        if _is_blank(term) and term in union_of:
+            return [x for m in rdf_list(union_of[term]) for x in target(m)]  # type: ignore[index]
+        if not _is_iri(term):
+            return []
+        iri: str = term  # type: ignore[assignment]
+        if iri in node_ids:
+            return [{"id": node_ids[iri], "label": describe(iri)[0] or humanize(local_name(iri)), "kind": "node"}]
+        if _reserved(iri):
+            word = V.DATATYPE_WORDS.get(local_name(iri))
+            if word is None or iri == V.OWL_THING:
+                return []  # owl:Thing says nothing
+            return [{"id": mint(iri), "label": word, "kind": "datatype"}]
+        return [{"id": mint(iri), "label": describe(iri)[0] or humanize(local_name(iri)), "kind": "external"}]
+
+    out: dict[str, dict[str, Any]] = {}
+
+    def entry(p: str) -> dict[str, Any]:
+        if p not in out:
+            rid, label = rel_id_label(p)
+            out[p] = {"id": rid, "iri": p, "label": label, "definition": describe(p)[3], "kind": kind(p),
+                      "domain": [], "domain_includes": False, "domain_union": False, "range": [],
+                      "range_includes": False, "range_union": False, "super_properties": [], "inverse_of": []}
+        return out[p]
+
+    for key, preds, includes in (("domain", (V.RDFS_DOMAIN,), False), ("range", (V.RDFS_RANGE,), False),
+                                 ("domain", V.SCHEMA_DOMAIN_INCLUDES, True), ("range", V.SCHEMA_RANGE_INCLUDES, True)):
+        for pred in preds:
+            for p, o in t.pairs(pred):
+                if p in props and (found := target(o)):
+                    e = entry(p)  # type: ignore[arg-type]
+                    # one union: any one of its members; several statements: all of them at once
+                    e[f"{key}_union"] = not e[key] and _is_blank(o) and len(found) > 1
+                    e[key].extend(found)
+                    e[f"{key}_includes"] |= includes
+    for a, b in t.pairs(V.RDFS_SUBPROPERTYOF):
+        if a in props and b in props and a != b:
+            entry(a)["super_properties"].append(rel_id_label(b)[0])  # type: ignore[arg-type]
+    for a, b in t.pairs(V.OWL_INVERSE_OF):
+        if a in props and b in props and a != b:
+            entry(a)["inverse_of"].append(rel_id_label(b)[0])  # type: ignore[arg-type]
+            entry(b)["inverse_of"].append(rel_id_label(a)[0])  # type: ignore[arg-type]
+    schema: dict[str, dict[str, Any]] = {}
+    for e in out.values():
+        for key in ("domain", "range"):
+            e[key] = sorted({x["id"]: x for x in e[key]}.values(), key=lambda x: x["id"])
+        for key in ("super_properties", "inverse_of"):
+            e[key] = sorted(set(e[key]))
+        schema[e.pop("id")] = e
+    return dict(sorted(schema.items()))
 
 
 def _check_acyclic(kg: KnowledgeGraph, is_a: list[tuple[str, str]]) -> None:

@@ -237,6 +237,15 @@ class KnowledgeGraph:
         assert self._lookup is not None
         return list(self._lookup.get(normalise_term(text), ()))
 
+    def find_property(self, ref: str) -> tuple[str, dict[str, Any]] | None:
+        """A property of the schema table (id, entry) by id, IRI or label; None if none or several."""
+        schema: dict[str, dict[str, Any]] = self.meta.get("schema") or {}
+        if ref in schema:
+            return ref, schema[ref]
+        found = [(pid, e) for pid, e in schema.items()
+                 if ref.strip("<>") == e["iri"] or normalise_term(ref) == normalise_term(e["label"])]
+        return found[0] if len(found) == 1 else None
+
     def resolve(self, ref: str) -> str:
         """A node id from an id, IRI, label or synonym; raises :class:`ConceptNotFound` if none or several."""
         if ref in self.g:

@@ -119,6 +119,7 @@ def _load_build_write(
         include_deprecated=cfg.include_deprecated,
         skos_hierarchy=cfg.skos_hierarchy,
         allow_cycles=cfg.allow_cycles,
+        name_individuals=cfg.name_individuals,
     )
     try:
         kg, report = build_graph(

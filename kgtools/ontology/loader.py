@@ -110,7 +110,7 @@ def expand_inputs(paths: Sequence[str | Path]) -> list[Path]:
 
 
 def load_ontology(
-    paths: Sequence[str | Path],
+    paths: Sequence[str | Path] | str | Path,
     *,
     catalogs: Iterable[str | Path] = (),
     follow_imports: bool = True,
@@ -130,6 +130,8 @@ def load_ontology(
 
     ``progress`` is called with a short message before each file (the CLI shows it).
     """
+    if isinstance(paths, (str, Path)):  # one path, not the characters of one
+        paths = [paths]
     inputs = expand_inputs(paths)
     catalog_files = sorted({absolute(c) for c in catalogs} | set(find_catalogs([Path(p) for p in paths])))
     catalog: dict[str, Path] = {}

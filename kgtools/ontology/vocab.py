@@ -62,6 +62,20 @@ OWL_SYMMETRIC_PROPERTY = OWL + "SymmetricProperty"
 OWL_PROPERTY_CHAIN = OWL + "propertyChainAxiom"
 RDFS_DOMAIN = RDFS + "domain"
 RDFS_RANGE = RDFS + "range"
+# schema.org's non-exhaustive domain and range ("a property of these types, among others"), both schemes
+SCHEMA_DOMAIN_INCLUDES = ("http://schema.org/domainIncludes", "https://schema.org/domainIncludes")
+SCHEMA_RANGE_INCLUDES = ("http://schema.org/rangeIncludes", "https://schema.org/rangeIncludes")
+RDFS_LITERAL = RDFS + "Literal"
+RDF_LANG_STRING = RDF + "langString"
+# A datatype as the value a property expects, in words ("What does 'start date' expect?" → "a date")
+DATATYPE_WORDS = {
+    "string": "text", "normalizedString": "text", "token": "text", "langString": "text", "Literal": "literal value",
+    "PlainLiteral": "text", "date": "date", "dateTime": "date-time", "dateTimeStamp": "date-time",
+    "time": "time", "gYear": "year", "gYearMonth": "year-month", "duration": "duration", "boolean": "boolean",
+    "decimal": "decimal number", "double": "number", "float": "number", "integer": "integer", "int": "integer",
+    "long": "integer", "nonNegativeInteger": "non-negative integer", "positiveInteger": "positive integer",
+    "anyURI": "URI", "language": "language tag", "hexBinary": "binary data", "base64Binary": "binary data",
+}
 # Subclasses of owl:ObjectProperty that some files use as the only type of a property.
 OBJECT_PROPERTY_TYPES = frozenset(
     OWL + t

@@ -33,6 +33,7 @@ from kgtools.synth.diagnosis import diagnosis_examples, diagnosis_relations
 from kgtools.synth.facts import NEGATIVE_KINDS, Fact, FactIndex, unit_hash
 from kgtools.synth.literals import LiteralKind, literal_examples, literal_kinds
 from kgtools.synth.names import synonym_examples
+from kgtools.synth.schema import schema_examples
 
 SPLITS = ("train", "preference", "validation", "test_paraphrase", "test_novel_template", "test_heldout")
 
@@ -120,6 +121,7 @@ class Synthesizer:
         self.literal_kinds: list[LiteralKind] = literal_kinds(self) if self.weights.get("literal") else []
         self.cardinalities_asked: dict[str, str] = {}  # key → train / heldout, filled by the cardinality task
         self.diagnosable: set[str] = set()  # "subject|relation" that a diagnosis question tells apart
+        self.schema_facts: dict[str, set[str]] = defaultdict(set)  # domain / range / … → properties (or classes) asked
         self.diagnosis_relations: list[str] = diagnosis_relations(self) if self.weights.get("diagnosis") else []
 
     def _relation_filter(self, kg: KnowledgeGraph) -> set[str] | None:
@@ -248,7 +250,8 @@ class Synthesizer:
         gens = {"fact_qa": self.fact_qa, "inverse_qa": self.inverse_qa, "definition": self.definition,
                 "multi_hop": self.multi_hop, "mcq": self.mcq, "yes_no": self.yes_no, "list": self.lists,
                 "synonym": lambda: synonym_examples(self), "literal": lambda: literal_examples(self),
-                "diagnosis": lambda: diagnosis_examples(self), "cardinality": lambda: cardinality_examples(self)}
+                "diagnosis": lambda: diagnosis_examples(self), "cardinality": lambda: cardinality_examples(self),
+                "property_schema": lambda: schema_examples(self)}
         for task in gens:
             if task in self.weights and self.weights[task] > 0:
                 for e in gens[task]():

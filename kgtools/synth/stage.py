@@ -112,6 +112,8 @@ class _Tally:
             self.literals["cardinality"][where].add(f"{e['subject']}|{e['relation']}|{e['path'][-1]}")
         elif e["task"] == "diagnosis":
             self.literals["diagnosis"][where].add(f"{e['subject']}|{e['relation']}")
+        elif e["task"] == "property_schema":
+            self.literals[e["relation"]][where].add(e["subject"])
         self.seen.update(e["path"])
         self.seen.update(e["answer_ids"])
         self.seen.add(e["subject"])
@@ -163,6 +165,9 @@ class _Tally:
             asked = self.literals["diagnosis"]
             kinds["diagnosis"] = _share(len(syn.diagnosable), len(asked["train"] & syn.diagnosable),
                                         len(asked["evaluation"] & syn.diagnosable))
+        for kind, asked_of in sorted(syn.schema_facts.items()):  # facts: properties (classes) with that to ask
+            asked = self.literals[f"schema:{kind}"]
+            kinds[f"schema:{kind}"] = _share(len(asked_of), len(asked["train"] & asked_of), len(asked["evaluation"] & asked_of))
         covered = sum(1 for n in concepts if n in self.seen)
         return {
             "kinds": kinds,

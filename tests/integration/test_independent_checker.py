@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import rdflib
 from rdflib import OWL, RDF, RDFS, SKOS, BNode, Literal, URIRef
+from rdflib.collection import Collection
 
 from kgtools.artifacts import ArtifactStore
 from kgtools.config import KgConfig, SynthConfig
@@ -250,7 +251,8 @@ def _prepared(name: str):
     RdfChecker.up.cache_clear()  # the proved classes change what is above a node
     RdfChecker.values.cache_clear()
     examples, _ = generate_examples(SynthConfig(), kg) if name != "unesco" else ([], {})
-    return checker, iri, labels, examples, (len(kg.meta["inferred"]), errors)
+    schema = {pid: e["iri"] for pid, e in (kg.meta.get("schema") or {}).items()}  # which IRI each property id names
+    return checker, iri, labels, examples, schema, (len(kg.meta["inferred"]), errors)
 
 
 @pytest.mark.slow
@@ -279,8 +281,9 @@ def _relation(checker: RdfChecker, rel_labels: dict[str, str], rel: str):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["maxo", "fibo"])
 def test_rdflib_rederives_every_answer_choice_and_negative(name):
-    checker, iri, rel_labels, examples, _ = _prepared(name)
+    checker, iri, rel_labels, examples, schema_iri, _ = _prepared(name)
     node = {k: URIRef(v) for k, v in iri.items()}
+    schema = {pid: URIRef(v) for pid, v in schema_iri.items()}
     errors: list[str] = []
     counts: dict[str, int] = defaultdict(int)
     train_answers: dict[str, set[str]] = defaultdict(set)
@@ -296,6 +299,12 @@ def test_rdflib_rederives_every_answer_choice_and_negative(name):
             if err:
                 errors.append(err)
             counts["cardinality"] += 1
+            continue
+        if task == "property_schema":  # the property's own triples in the files: domain, range, super, inverse
+            err = _check_schema(checker.g, node, schema, e)
+            if err:
+                errors.append(err)
+            counts["schema"] += 1
             continue
         if task in ("synonym", "literal"):  # names and codes: literals the subject's IRI carries in the files
             subject = node[e["subject"]]
@@ -351,11 +360,60 @@ def test_rdflib_rederives_every_answer_choice_and_negative(name):
     contradictory = [p for p, a in train_answers.items() if len(a) > 1]
     print(f"\n{name}: {len(examples):,} examples, {counts['triples']:,} triples, {counts['mcq']:,} MCQ, "
           f"{counts['negatives']:,} negatives, {counts['multi_hop']:,} chains, {counts['synonym']:,} synonym, "
-          f"{counts['literal']:,} code, {counts['diagnosis']:,} diagnosis and {counts['cardinality']:,} cardinality "
-          "questions re-derived with rdflib")
+          f"{counts['literal']:,} code, {counts['diagnosis']:,} diagnosis, {counts['cardinality']:,} cardinality "
+          f"and {counts['schema']:,} property-schema questions re-derived with rdflib")
     assert not errors, f"{len(errors)} errors, e.g. {errors[:5]}"
     assert not contradictory, contradictory[:3]
     assert counts["mcq"] > 500 and counts["negatives"] > 1000
+
+
+SCHEMA_DOMAIN = (RDFS.domain, URIRef("http://schema.org/domainIncludes"), URIRef("https://schema.org/domainIncludes"))
+SCHEMA_RANGE = (RDFS.range, URIRef("http://schema.org/rangeIncludes"), URIRef("https://schema.org/rangeIncludes"))
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\W", "", str(text)).casefold()
+
+
+def _names(g: rdflib.Graph, term) -> set[str]:
+    """Every way the files name a term: its labels and its local name."""
+    return {_key(x) for x in g.objects(term, RDFS.label)} | {_key(x) for x in g.objects(term, SKOS.prefLabel)} | {
+        _key(re.split(r"[#/:]", str(term).rstrip("/#"))[-1])}
+
+
+def _members(g: rdflib.Graph, term) -> list:
+    """A named type, or the members of a union."""
+    if isinstance(term, BNode):
+        heads = list(g.objects(term, OWL.unionOf))
+        return [m for h in heads for m in Collection(g, h) if isinstance(m, URIRef)]
+    return [term]
+
+
+def _check_schema(g: rdflib.Graph, node: dict, schema: dict, e: dict) -> str | None:
+    kind = e["relation"].split(":", 1)[1]
+    if kind == "properties_of":  # each property named has the class in its domain
+        c = node[e["subject"]]
+        props = {p for pred in SCHEMA_DOMAIN for p, d in g.subject_objects(pred) if c in _members(g, d)}
+        named = [set().union(*(_names(g, p) for p in props))]
+        for group in e["answer_aliases"]:
+            if not {_key(a) for a in group} & named[0]:
+                return f"{group[0]!r} does not have {c} in its domain: {e['prompt'][:120]!r}"
+        return None
+    p = schema[e["subject"]]
+    if kind in ("domain", "range"):
+        targets = [m for pred in (SCHEMA_DOMAIN if kind == "domain" else SCHEMA_RANGE) for t in g.objects(p, pred)
+                   for m in _members(g, t) if m != OWL.Thing]
+    elif kind == "super_property":
+        targets = list(g.objects(p, RDFS.subPropertyOf))
+    else:
+        targets = list(g.objects(p, OWL.inverseOf)) + list(g.subjects(OWL.inverseOf, p))
+    names = [_names(g, t) for t in dict.fromkeys(targets)]
+    groups = [{_key(a) for a in group} for group in e["answer_aliases"]]
+    if not all(any(gr & n for n in names) for gr in groups):
+        return f"{kind} answer {e['answer']!r} is not what the files say of {p}: {e['prompt'][:120]!r}"
+    if kind != "super_property" and kind != "inverse" and len(groups) != len(names):
+        return f"{kind} answer {e['answer']!r} names {len(groups)} of {len(names)} types of {p}: {e['prompt'][:120]!r}"
+    return None
 
 
 CARDINALITY = {OWL.qualifiedCardinality: "exactly", OWL.cardinality: "exactly", OWL.minQualifiedCardinality: "min",

@@ -285,6 +285,21 @@ class Checker:
                     values = {o for x in {a} | self.up(a) for o in self.asserted(x, hop[0])}
                 assert self.most_specific(values) == {b}, (a, hop[0], values)
             assert e["answer_ids"] and set(e["answer_ids"]) <= self.asserted(chain[-1], rel)
+        elif task == "property_schema":  # the kg's schema table: each member named is one the property has
+            schema, kind = self.kg.meta["schema"], rel.split(":", 1)[1]
+            if kind == "properties_of":
+                said = [{schema[p]["label"]} for p in e["path"]]
+                assert all(any(t["id"] == subj for t in schema[p]["domain"]) for p in e["path"]), e["prompt"]
+            else:
+                entry = schema[subj]
+                members = {"domain": entry["domain"], "range": entry["range"]}.get(kind)
+                said = [{t["label"], t["id"].split(":", 1)[-1]} | ({self.g.nodes[t["id"]]["label"]} if t["id"] in self.g else set())
+                        for t in members] if members is not None else [
+                    {schema[p]["label"]} for p in entry["super_properties" if kind == "super_property" else "inverse_of"]]
+                assert f'"{entry["label"]}"' in e["prompt"], e["prompt"]
+                assert members is None or len(e["answer_aliases"]) == len(said), (e["prompt"], e["answer"])
+            for group in e["answer_aliases"]:
+                assert any(set(group) & names for names in said), (e["prompt"], e["answer"], said)
         else:
             raise AssertionError(f"unknown task {task}")
         if e["rejected"] is not None:

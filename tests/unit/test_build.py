@@ -282,3 +282,22 @@ def test_id_minter_and_humanize():
     assert humanize("isGovernedBy") == "is governed by"
     assert humanize("has_symptom") == "has symptom"
     assert humanize("RO_0002233") == "RO_0002233"
+
+
+def test_unlabelled_individuals_are_named_from_type_and_identifier_when_asked(kg_of):
+    body = """
+    :Disposition a owl:Class ; rdfs:label "HMDA disposition" .
+    :Identifier a owl:Class ; rdfs:label "legal entity identifier" .
+    :Disposition-ApplicationDenied a owl:NamedIndividual, :Disposition .
+    :LEI-5493001KJTIIGC8Y1R12 a owl:NamedIndividual, :Identifier .
+    :Opaque a owl:NamedIndividual .
+    :Named a owl:NamedIndividual, :Disposition ; rdfs:label "loan originated" .
+    """
+    kg, _ = kg_of(body)
+    assert kg.g.nodes["http://example.org/med#Disposition-ApplicationDenied"]["label"] is None  # off by default: nothing invented
+    kg, report = kg_of(body, name_individuals=True)
+    label = lambda n: kg.g.nodes[f"http://example.org/med#{n}"]["label"]  # noqa: E731
+    assert label("Disposition-ApplicationDenied") == "HMDA disposition: application denied"
+    assert label("LEI-5493001KJTIIGC8Y1R12") == "legal entity identifier: LEI-5493001KJTIIGC8Y1R12"
+    assert label("Opaque") == "Opaque" and label("Named") == "loan originated"
+    assert report.skipped["individual_named_from_identifier"] == 3
