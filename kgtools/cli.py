@@ -182,6 +182,38 @@ def _open_kg(ref: Path):
     return ArtifactStore(ref).latest("kg")
 
 
+@kg_app.command("diff")
+@user_errors
+def kg_diff(
+    old: Annotated[Path, typer.Argument(help="the old release: a kg artifact, an artifact root, or ontology files")],
+    new: Annotated[Path, typer.Argument(help="the new release: a kg artifact, an artifact root, or ontology files")],
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    top: Annotated[int, typer.Option(help="examples of each kind of change in summary.md")] = 15,
+    force: Annotated[bool, typer.Option("--force", help="rebuild even if an identical artifact exists")] = False,
+) -> None:
+    """What changed between two releases: typed changes keyed by concept id (changes.parquet, summary.md)."""
+    from kgtools.artifacts import ArtifactStore
+    from kgtools.update.stage import build_diff, kg_of
+
+    store = ArtifactStore(artifacts)
+    with console.status("reading the two releases…") as status:
+        old_kg, new_kg = kg_of(old, store, status.update), kg_of(new, store, status.update)
+        status.update("comparing")
+        result = build_diff(old_kg, new_kg, store, force=force, top=top)
+    manifest = _announce("kg_diff", result)
+    st = manifest["stats"]
+    console.print(f"concepts {st['old_concepts']:,} → {st['new_concepts']:,}; stated facts +{st['facts_added']:,} / "
+                  f"−{st['facts_removed']:,} (is_a +{st['is_a_added']:,} / −{st['is_a_removed']:,})", highlight=False)
+    table = Table(title="changes", title_justify="left")
+    table.add_column("change")
+    table.add_column("count", justify="right")
+    for change, n in manifest["counts"].items():
+        if n:
+            table.add_row(change.replace("_", " "), f"{n:,}")
+    console.print(table)
+    console.print(f"summary: {result.path / 'summary.md'}", highlight=False)
+
+
 @kg_app.command("stats")
 @user_errors
 def kg_stats(

@@ -533,11 +533,27 @@ def build_graph(
     relations = _relation_axioms(t, types, properties, rdf_list, rel_id_label, node_ids, kinds,
                                  {rid for _, rid, *_ in edges})
 
+    obsolete: dict[str, dict[str, Any]] = {}  # what a release obsoleted, for `kg diff` (replaced by, consider)
+    successors: dict[str, dict[str, set[str]]] = defaultdict(lambda: {"replaced_by": set(), "consider": set()})
+    for key, preds in (("replaced_by", (V.IAO_REPLACED_BY, V.DCTERMS_REPLACED_BY)), ("consider", (V.OBO_CONSIDER,))):
+        for pred in preds:
+            for s_, o in t.pairs(pred):
+                if s_ in deprecated and _is_iri(o):
+                    successors[s_][key].add(mint(o))  # type: ignore[arg-type]
+    for iri in sorted(deprecated):
+        ts = types.get(iri, set())
+        if not (iri in classes or iri in skos_concepts or iri in individuals) or _reserved(iri):
+            continue
+        obsolete[mint(iri)] = {
+            "iri": iri, "label": best_label(iri),
+            "replaced_by": sorted(successors[iri]["replaced_by"]) if iri in successors else [],
+            "consider": sorted(successors[iri]["consider"]) if iri in successors else [],
+            "kind": "individual" if iri in individuals and not ts & {V.OWL_CLASS} else "class"}
     schema = _property_schema(t, types, rdf_list, union_of, rel_id_label, describe, mint, node_ids, keep)
     held = {pid for _, data in node_rows for pid in data["literal_properties"]}
     kg = KnowledgeGraph({"properties": {  # the properties some node holds a value of, for synth.literals
         mint(p): {"iri": p, "label": best_label(p) or humanize(local_name(p))} for p in value_props if mint(p) in held},
-        "relations": relations, "cardinalities": cards, "schema": schema})
+        "relations": relations, "cardinalities": cards, "schema": schema, "obsolete": obsolete})
     node_rows.sort(key=lambda row: row[0])
     kg.add_nodes(node_rows)
     skipped["duplicate_edge"] = kg.add_edges(edges)

@@ -20,6 +20,7 @@ CARDINALITIES_FILE = "cardinalities.parquet"  # "exactly 1", "max 1" … per cla
 INFERRED_FILE = "inferred.parquet"  # what the graph entails, each fact with its premises (graph.closure)
 RELATIONS_FILE = "relations.json"  # object properties' axioms (transitive, inverses, chains …) for the closure
 SCHEMA_FILE = "schema.json"  # every property as a concept of kind `property`: domains, ranges, super-properties
+OBSOLETE_FILE = "obsolete.json"  # concepts the release marks obsolete: label, replaced by, consider
 
 _STR = pa.string()
 _LIST = pa.list_(pa.string())
@@ -74,7 +75,7 @@ def save_graph(kg: KnowledgeGraph, folder: str | Path) -> None:
     cards = kg.meta.get("cardinalities") or []
     pq.write_table(_table({f.name: [c[f.name] for c in cards] for f in CARDINALITY_SCHEMA}, CARDINALITY_SCHEMA),
                    folder / CARDINALITIES_FILE)
-    for name, key in ((RELATIONS_FILE, "relations"), (SCHEMA_FILE, "schema")):
+    for name, key in ((RELATIONS_FILE, "relations"), (SCHEMA_FILE, "schema"), (OBSOLETE_FILE, "obsolete")):
         text = json.dumps(kg.meta.get(key) or {}, indent=1, sort_keys=True, ensure_ascii=False)
         (folder / name).write_text(text + "\n", encoding="utf-8")
 
@@ -105,7 +106,8 @@ def load_graph(folder: str | Path) -> KnowledgeGraph:
             kg.meta["cardinalities"] = pq.read_table(folder / CARDINALITIES_FILE).to_pylist()
         except (OSError, pa.ArrowException) as exc:
             raise ArtifactError(f"{folder / CARDINALITIES_FILE}: unreadable ({exc}); rebuild the kg") from None
-    for name, key in ((PROPERTIES_FILE, "properties"), (RELATIONS_FILE, "relations"), (SCHEMA_FILE, "schema")):
+    for name, key in ((PROPERTIES_FILE, "properties"), (RELATIONS_FILE, "relations"), (SCHEMA_FILE, "schema"),
+                      (OBSOLETE_FILE, "obsolete")):
         if (folder / name).is_file():
             try:
                 kg.meta[key] = json.loads((folder / name).read_text("utf-8"))

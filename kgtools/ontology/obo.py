@@ -124,6 +124,8 @@ def obo_quads(path: Path) -> tuple[list[ox.Quad], dict[str, str]]:
                 add(subject, V.RDFS_COMMENT, L(str(clause.comment)))
             elif kind == "IsObsoleteClause" and clause.obsolete:
                 add(subject, V.OWL_DEPRECATED, L("true", datatype=N(V.XSD + "boolean")))
+            elif kind in ("ReplacedByClause", "ConsiderClause") and is_term:
+                add(subject, V.IAO_REPLACED_BY if kind == "ReplacedByClause" else V.OBO_CONSIDER, N(ids.iri(clause.term)))
             elif not is_term:  # a typedef's structure is about properties: `is_a` means rdfs:subPropertyOf
                 if kind == "IsAClause":
                     add(subject, V.RDFS_SUBPROPERTYOF, N(ids.iri(clause.typedef)))

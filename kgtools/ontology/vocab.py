@@ -66,6 +66,9 @@ RDFS_RANGE = RDFS + "range"
 SCHEMA_DOMAIN_INCLUDES = ("http://schema.org/domainIncludes", "https://schema.org/domainIncludes")
 SCHEMA_RANGE_INCLUDES = ("http://schema.org/rangeIncludes", "https://schema.org/rangeIncludes")
 RDFS_LITERAL = RDFS + "Literal"
+IAO_REPLACED_BY = "http://purl.obolibrary.org/obo/IAO_0100001"  # term replaced by (OBO `replaced_by:`)
+OBO_CONSIDER = "http://www.geneontology.org/formats/oboInOwl#consider"
+DCTERMS_REPLACED_BY = "http://purl.org/dc/terms/isReplacedBy"
 RDF_LANG_STRING = RDF + "langString"
 # A datatype as the value a property expects, in words ("What does 'start date' expect?" → "a date")
 DATATYPE_WORDS = {

@@ -201,3 +201,37 @@ holds_over_chain: part_of adjacent_to
     assert got[("DEMO:0000001", "BFO:0000050", "DEMO:0000003")] == "transitive"
     assert got[("DEMO:0000004", LOC, "DEMO:0000003")] == "chain"
     assert got[("DEMO:0000004", "is_a", "DEMO:0000005")] == "domain"
+
+
+def test_obsolete_terms_keep_their_successors(write):
+    text = """format-version: 1.2
+ontology: doid
+
+[Term]
+id: DOID:1
+name: disease
+
+[Term]
+id: DOID:2
+name: influenza
+is_a: DOID:1
+
+[Term]
+id: DOID:3
+name: obsolete grippe
+is_obsolete: true
+replaced_by: DOID:2
+
+[Term]
+id: DOID:4
+name: obsolete catarrh
+is_obsolete: true
+consider: DOID:2
+consider: DOID:1
+"""
+    loaded = load_ontology([write("d.obo", text)])
+    kg, _ = build_graph(loaded.graph, prefixes=loaded.prefixes)
+    assert "DOID:3" not in kg and "DOID:4" not in kg
+    obsolete = kg.meta["obsolete"]
+    assert obsolete["DOID:3"]["replaced_by"] == ["DOID:2"] and obsolete["DOID:3"]["label"] == "obsolete grippe"
+    assert obsolete["DOID:4"]["consider"] == ["DOID:1", "DOID:2"] and obsolete["DOID:4"]["replaced_by"] == []

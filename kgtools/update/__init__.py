@@ -1,0 +1,1 @@
+"""Knowledge updates: what changed between two releases of an ontology (`kg diff`)."""
