@@ -6,4 +6,4 @@ Importing the package does nothing but define names: logging, threads and progre
 
 from __future__ import annotations
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
