@@ -451,6 +451,41 @@ def synth_build(
                       highlight=False)
 
 
+@synth_app.command("update")
+@user_errors
+def synth_update(
+    diff: Annotated[Path, typer.Option("--diff", help="kg_diff artifact folder, or an artifact root (its latest kg_diff)")] = Path("artifacts"),
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML file with the synth settings (`synth.update` among them)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="rebuild even if an identical artifact exists")] = False,
+) -> None:
+    """Update data from a kg diff: changed facts in several phrasings, the old answers to reject, replay of
+    unchanged facts, and the update's evaluation splits (changed, removed, portability, locality near / far)."""
+    from kgtools.artifacts import Artifact, ArtifactStore
+    from kgtools.config import SynthConfig, parse_config, read_yaml
+    from kgtools.synth.stage import synthesize_update
+
+    data: dict[str, Any] = {}
+    if config is not None:
+        loaded = read_yaml(config) or {}
+        data = loaded.get("synth", loaded) if isinstance(loaded, dict) else loaded
+    cfg = parse_config(SynthConfig, data, prefix="synth", source=str(config) if config else None)
+    art = Artifact.open(diff, "kg_diff") if (diff / "manifest.json").is_file() else ArtifactStore(diff).latest("kg_diff")
+    with console.status("synthesising the update…") as status:
+        result = synthesize_update(cfg, art, ArtifactStore(artifacts), force=force, progress=status.update)
+    m = _announce("synth_update", result)
+    table = Table(title="examples per split and task", title_justify="left")
+    table.add_column("split", no_wrap=True)
+    tasks = sorted({t for per in m["tasks"].values() for t in per})
+    for t in tasks:
+        table.add_column(t, justify="right")
+    table.add_column("total", justify="right")
+    for split, per in m["tasks"].items():
+        table.add_row(split, *[f"{per.get(t, 0):,}" for t in tasks], f"{m['counts'][split]:,}")
+    console.print(table)
+    console.print("update: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in m["update"].items()), highlight=False)
+
+
 @synth_app.command("stats")
 @user_errors
 def synth_stats(

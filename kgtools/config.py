@@ -243,8 +243,9 @@ class TasksConfig(StageConfig):
         return {name: getattr(self, name).weight for name in TASKS if getattr(self, name).enabled}
 
 
-NEGATIVE_KINDS = ("disjoint", "hierarchy", "functional", "cardinality", "unasserted")
-SURE_NEGATIVE_KINDS = ("disjoint", "hierarchy", "functional", "cardinality")  # false by the ontology's own axioms
+# `stale`: what an older release stated and the new one corrects (kgtools.synth.update), false by the curators' word
+NEGATIVE_KINDS = ("disjoint", "hierarchy", "functional", "cardinality", "stale", "unasserted")
+SURE_NEGATIVE_KINDS = ("disjoint", "hierarchy", "functional", "cardinality", "stale")  # false by the ontology's own axioms
 # Ontology plumbing: upper-ontology classes (BFO), the information-artifact and metadata vocabularies whose
 # terms are curation statuses and annotation values (IAO, OMO), and owl:Thing.
 PLUMBING = ("owl:Thing", "http://www.w3.org/2002/07/owl#Thing", "BFO:*", "http://purl.obolibrary.org/obo/BFO_*",
@@ -277,6 +278,17 @@ class SplitsConfig(StageConfig):
     validation: float = Field(0.25, ge=0, le=1, description="share of those paraphrase questions sent to validation")
     novel_template: float = Field(0.2, ge=0, le=1, description="share of trained groups asked with a held-out template")
     entity_disjoint: bool = Field(False, description="hold out whole subjects instead of single facts")
+
+
+class UpdateDataConfig(StageConfig):
+    """Update data from a kg diff (`kgtools synth update`, kgtools.synth.update): what changed, asked in
+    several phrasings, with replay of unchanged facts and the evaluation splits of a knowledge edit."""
+
+    templates_per_fact: int = Field(3, ge=1, le=20, description="training phrasings per changed fact group")
+    replay: float = Field(1.0, ge=0, description="replayed examples of unchanged facts per changed-fact training example")
+    near_hops: int = Field(2, ge=1, le=4, description="a concept this many edges from a change (either way) is near")
+    near_weight: float = Field(4.0, ge=1, description="how much likelier a near concept's example is replayed than a far one's")
+    max_locality: int = Field(500, ge=1, description="at most this many examples in each locality split")
 
 
 class LiteralsConfig(StageConfig):
@@ -343,6 +355,7 @@ class SynthConfig(StageConfig):
     diagnosis: DiagnosisConfig = DiagnosisConfig()
     inferred: InferredConfig = InferredConfig()
     splits: SplitsConfig = SplitsConfig()
+    update: UpdateDataConfig = UpdateDataConfig()
     templates_per_fact: int = Field(2, ge=1, le=20, description="training phrasings per fact group")
     mcq_choices: int = Field(4, ge=2, le=10)
     mcq_max_per_answer: int | None = Field(8, ge=1, description=(
@@ -477,7 +490,7 @@ class ReinforceSettings(OptimSettings):
     lr: float = Field(5e-4, gt=0)
     epochs: float = Field(1, gt=0)
     tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "inverse_qa", "synonym", "literal", "yes_no", "mcq"], min_length=1)
-    negative_kinds: list[str] = Field(default_factory=lambda: ["disjoint", "hierarchy", "functional", "cardinality"], description=(
+    negative_kinds: list[str] = Field(default_factory=lambda: list(SURE_NEGATIVE_KINDS), description=(
         "kinds of corrupted fact a training pair may reject; `unasserted` (merely not stated) is left out by "
         "default: in an open-world ontology it may be true"))
 
@@ -537,6 +550,9 @@ class TrainConfig(StageConfig):
 
 
 EVAL_SPLITS = ("test_paraphrase", "test_novel_template", "test_heldout", "validation")
+# the evaluation splits of update data (kgtools.synth.update): changed facts in unseen phrasings, corrected facts
+# to reject, one-hop consequences of a change, unchanged facts near a change and far from one
+UPDATE_EVAL_SPLITS = ("test_changed", "test_removed", "test_portability", "test_locality_near", "test_locality_far")
 # what the fine-tune reads: `train` for every stage, `preference` (extra corrupted statements) for reinforce only
 TRAINING_SPLITS = ("train", "preference")
 

@@ -54,7 +54,7 @@ def retention_path(cfg: EvalConfig) -> Path:
 def evaluate(cfg: EvalConfig, data: Artifact, stages: Sequence[Artifact], store: ArtifactStore, *, force: bool = False,
              progress: Callable[[str], None] | None = None) -> EvalResult:
     """Evaluate the base model and every train artifact in ``stages`` (in pipeline order)."""
-    if data.stage not in ("synth", "dedupe"):
+    if data.stage not in ("synth", "synth_update", "dedupe"):
         raise EvalInputError(f"{data.path}: a {data.stage!r} artifact; evaluation takes a synth or dedupe artifact")
     if not stages:
         raise EvalInputError("nothing to evaluate: give at least one train artifact")

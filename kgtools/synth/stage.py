@@ -16,7 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kgtools.artifacts import Artifact, ArtifactStore, DatasetResult, artifact_key
-from kgtools.config import TRAINING_SPLITS, SynthConfig
+from kgtools.config import TRAINING_SPLITS, UPDATE_EVAL_SPLITS, SynthConfig
+from kgtools.errors import ArtifactError
 from kgtools.graph.io import load_graph
 from kgtools.graph.model import INSTANCE_OF, IS_A
 from kgtools.synth.baselines import mcq_baselines
@@ -53,6 +54,47 @@ def synthesize(cfg: SynthConfig, kg: Artifact, store: ArtifactStore, *, force: b
         return _build_into(tmp, cfg, kg, say)
 
     artifact, built = store.build(STAGE, key, cfg.model_dump(mode="json"), inputs, build, force=force)
+    return SynthResult(artifact, built)
+
+
+UPDATE_STAGE = "synth_update"
+
+
+def synthesize_update(cfg: SynthConfig, diff: Artifact, store: ArtifactStore, *, force: bool = False,
+                      progress: Callable[[str], None] | None = None) -> SynthResult:
+    """Build (or reuse) the update data of a `kg_diff` artifact (kgtools.synth.update): written like synth
+    data, so the train stages read it unchanged, with the update's evaluation splits."""
+    if diff.stage != "kg_diff":
+        raise ArtifactError(f"{diff.path}: a {diff.stage!r} artifact, not a kg_diff artifact (kgtools kg diff)")
+    say = progress or (lambda _msg: None)
+    releases = diff.manifest["releases"]
+    inputs = {f"kg_diff:{diff.key}": diff.key}
+    key = artifact_key(UPDATE_STAGE, cfg.hashable(), inputs)
+
+    def build(tmp: Path) -> dict[str, Any]:
+        from kgtools.synth.update import update_examples
+
+        started = time.perf_counter()
+        say("loading both releases")
+        old_kg, new_kg = (load_graph(Artifact.open(releases[w]["path"], "kg").path) for w in ("old", "new"))
+        changes = pq.read_table(diff.path / "changes.parquet").to_pylist()
+        say("synthesising the new release")
+        examples, report = update_examples(cfg, new_kg, old_kg, changes)
+        with _SplitWriters(tmp, cfg.negatives.preference_kinds + ["stale"]) as out:
+            for e in examples:
+                out.add(e)
+        say("saving the DatasetDict")
+        _save_dataset(tmp, out.splits)
+        info = _llama_factory_info(out.splits, system=bool(cfg.system_prompt), pairs=out.pair_splits)
+        (tmp / "dataset_info.json").write_text(json.dumps(info, indent=2) + "\n", "utf-8")
+        counts = Counter(e["split"] for e in examples)
+        return {"counts": {"examples": len(examples), **{s_: counts.get(s_, 0) for s_ in out.splits}},
+                "tasks": {s_: dict(sorted(Counter(e["task"] for e in examples if e["split"] == s_).items()))
+                          for s_ in out.splits},
+                "negative_kinds": dict(sorted(Counter(e["negative_kind"] or "-" for e in examples).items())),
+                "releases": releases, **report, "timings": {"total": round(time.perf_counter() - started, 3)}}
+
+    artifact, built = store.build(UPDATE_STAGE, key, cfg.model_dump(mode="json"), inputs, build, force=force)
     return SynthResult(artifact, built)
 
 
@@ -275,7 +317,7 @@ class _SplitWriters:
             self._flush(split)
         for writer in self.parquet.values():
             writer.close()
-        self.splits.sort(key=SPLITS.index)
+        self.splits.sort(key=(*SPLITS, *UPDATE_EVAL_SPLITS).index)
 
 
 def _save_dataset(folder: Path, splits: list[str]) -> None:

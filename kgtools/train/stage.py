@@ -103,7 +103,7 @@ def train_stage(cfg: TrainConfig, name: str, data: Artifact, store: ArtifactStor
     if name not in TRAIN_STAGES:
         raise ConfigError(f"train.stages: unknown stage {name!r}; allowed: {', '.join(TRAIN_STAGES)}")
     check_order([name], parent)
-    if data.stage not in ("synth", "dedupe"):
+    if data.stage not in ("synth", "synth_update", "dedupe"):
         raise TrainInputError(f"{data.path}: a {data.stage!r} artifact; training takes a synth or dedupe artifact")
     say = progress or (lambda _msg: None)
     key, inputs, config = stage_key(cfg, name, data, parent, corpus)

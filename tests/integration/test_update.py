@@ -173,3 +173,94 @@ def test_bad_input_is_one_line_and_writes_no_diff(tmp_path):
         assert len(lines) == 1 and message in lines[0], lines
         assert "Traceback" not in done.stderr
         assert not (out / "kg_diff").exists() or not any((out / "kg_diff").iterdir())
+
+
+def update_data(store: ArtifactStore, old: Path, new: Path, synth: dict | None = None, **update):
+    from kgtools.config import SynthConfig
+    from kgtools.synth.stage import synthesize_update
+
+    old_kg, new_kg = kg_of(old, store), kg_of(new, store)
+    diff = build_diff(old_kg, new_kg, store)
+    result = synthesize_update(SynthConfig(update=update, **(synth or {})), diff.artifact, store)
+    rows = [r for f in sorted((result.path / "parquet").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    return result, rows, old_kg, new_kg, diff.changes()
+
+
+def check_update(rows, old_kg_art, new_kg_art, changes) -> dict:
+    """Every example re-derived from the new graph, every stale answer from the old; nothing trained leaks
+    into an update evaluation split; changed, replayed and held-out examples are what they say."""
+    from kgtools.graph.io import load_graph
+
+    old, new = load_graph(old_kg_art.path), load_graph(new_kg_art.path)
+    new_facts = {f"{s}|{r}|{o}" for s, o, r in new.g.edges(keys=True)} | {
+        f"{f['src']}|{f['rel']}|{f['dst']}" for f in new.meta["inferred"]}
+    old_edges = {(s, r, o) for s, o, r in old.g.edges(keys=True)}
+    changed = {f"{r['id']}|{r['relation']}|{o}" for r in changes
+               if r["change"] in ("fact_added", "fact_changed", "moved", "qualifier_changed") for o in r["new_ids"]}
+    consequence = {f"{r['id']}|{r['relation']}|{o}" for r in changes if r["change"] == "inferred_added" for o in r["new_ids"]}
+    train_prompts = {e["prompt"] for e in rows if e["split"] in ("train", "preference")}
+    by_split: dict[str, int] = {}
+    for e in rows:
+        by_split[e["split"]] = by_split.get(e["split"], 0) + 1
+        assert all(t in new_facts for t in e["triples"]), e["prompt"]
+        if e["negative_kind"] == "stale":
+            if e["task"] == "yes_no":  # the old statement, answered No
+                s, o = e["path"]
+                assert (s, e["relation"], o) in old_edges and f"{s}|{e['relation']}|{o}" not in new_facts, e["prompt"]
+                assert e["answer"] in ("False", "No")
+            else:  # the old object, rejected
+                olds = {old.label(o) for s, r, o in old_edges if s == e["subject"] and r == e["relation"]}
+                assert e["rejected"] in olds or any(x in e["rejected"] for x in olds), e["rejected"]
+        if e["split"] not in ("train", "preference"):
+            assert e["prompt"] not in train_prompts, e["prompt"]
+        if e["split"] == "test_portability":
+            keys = set(e["triples"])
+            assert (keys & consequence and not keys & changed) or (e["task"] == "multi_hop" and keys & changed
+                                                                     and keys - changed), e["prompt"]
+        if e["split_reason"] == "replay of an unchanged fact" or e["split"].startswith("test_locality"):
+            assert not set(e["triples"]) & (changed | consequence), e["prompt"]
+    return by_split
+
+
+def test_update_data_from_doid_releases_is_rederived_and_split_as_said(store):
+    old = shared_path("doid", "versions", "2025-01-31", "DO_infectious_disease_slim.owl")
+    new = shared_path("doid", "DO_infectious_disease_slim.owl")
+    result, rows, old_kg, new_kg, changes = update_data(store, old, new, replay=0.5)
+    splits = check_update(rows, old_kg, new_kg, changes)
+    m = result.artifact.manifest
+    assert splits["test_changed"] > 100 and splits["test_locality_near"] > 0 and splits["test_locality_far"] > 0
+    assert m["update"]["replay"] == round(0.5 * (splits["train"] - m["update"]["replay"]))
+    # the three moves to a more general class are corrections; hepatitis A–E moved to viral hepatitis are not
+    removed = sorted(e["prompt"] for e in rows if e["split"] == "test_removed")
+    assert len(removed) == 3 and any("Rubella is a kind of West Nile encephalitis" in p for p in removed)
+    assert not any("epatitis" in p for p in removed)
+    pairs = [e for e in rows if e["negative_kind"] == "stale" and e["task"] == "fact_qa"]
+    assert any(e["subject"] == "DOID:2043" and e["rejected"] == "viral infectious disease" for e in pairs)
+    assert (result.path / "dataset_info.json").is_file() and (result.path / "jsonl" / "train.pairs.jsonl").is_file()
+
+
+@pytest.mark.slow
+def test_update_data_from_maxo_releases_carries_consequences(store):
+    old = shared_path("maxo", "versions", "2023-06-06", "maxo-base.owl")
+    new = shared_path("maxo", "maxo-base.owl")
+    _, rows, old_kg, new_kg, changes = update_data(store, old, new)
+    splits = check_update(rows, old_kg, new_kg, changes)
+    # MAxO's 164 newly entailed facts have unlabelled fillers (CHEBI, PR) and its 6 chains cross no change:
+    # nothing to ask one hop further
+    assert splits["test_changed"] > 5000 and splits["test_locality_far"] == 500 and "test_portability" not in splits
+
+
+def test_a_chain_through_a_changed_fact_is_a_portability_question(write, store):
+    chain = """
+:locatedIn a owl:ObjectProperty ; rdfs:label "located in" .
+:Lung a owl:Class ; rdfs:label "lung" .
+:Cough rdfs:subClassOf [ a owl:Restriction ; owl:onProperty :locatedIn ; owl:someValuesFrom :Lung ] .
+"""
+    old, new = write("o/d.ttl", OLD + chain), write("n/d.ttl", NEW + chain)
+    _, rows, old_kg, new_kg, changes = update_data(store, old, new, synth={"tasks": {"multi_hop": {"weight": 3.0}}})
+    splits = check_update(rows, old_kg, new_kg, changes)
+    ported = [e for e in rows if e["split"] == "test_portability"]
+    assert splits["test_portability"] == len(ported) > 0
+    assert all(e["task"] == "multi_hop" for e in ported)
+    assert any(e["prompt"] == "Where is the symptom of influenza located?" and e["answer"] == "lung" for e in ported)
+    assert not any(e["task"] == "multi_hop" and e["split"] == "train" and "influenza" in e["prompt"] for e in rows)
