@@ -44,7 +44,7 @@ def _generated(name: str):
 
 
 def _graph_words(kg) -> set[str]:
-    """Every word the ontology itself writes: labels, synonyms, definitions, relation labels, ids."""
+    """Every word the ontology itself writes: labels, synonyms, definitions, relation and property labels, ids."""
     words: set[str] = set()
     for n, d in kg.g.nodes(data=True):
         for text in (d.get("label"), *(d.get("synonyms") or ()), d.get("definition"), clean_text(d.get("definition")), n):
@@ -54,6 +54,8 @@ def _graph_words(kg) -> set[str]:
             words.update(w.casefold() for w in _WORD.findall(text))
     for label in kg.relation_labels().values():
         words.update(w.casefold() for w in _WORD.findall(label))
+    for entry in (kg.meta.get("schema") or {}).values():  # properties no edge uses ("is putable", a datatype one)
+        words.update(w.casefold() for w in _WORD.findall(entry["label"]))
     for system in SYSTEMS.values():  # how code systems are written ("MeSH", "ChEBI")
         words.update(w.casefold() for w in _WORD.findall(system))
     return words
