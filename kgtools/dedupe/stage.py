@@ -17,14 +17,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kgtools.artifacts import Artifact, ArtifactStore, DatasetResult, artifact_key
-from kgtools.config import TRAINING_SPLITS, DedupeConfig
+from kgtools.config import EVAL_SPLITS, TRAINING_SPLITS, DedupeConfig
 from kgtools.dedupe.embed import Embedder, EmbeddingCache
 from kgtools.dedupe.groups import find_duplicates, normalise_text
 from kgtools.dedupe.index import neighbours
 from kgtools.errors import KgtoolsError
 
 STAGE = "dedupe"
-EVAL_SPLITS = ("validation", "test_paraphrase", "test_novel_template", "test_heldout")
 # evaluation splits whose overlap with train is intended: the same fact, asked with another template
 PARAPHRASE_SPLITS = ("validation", "test_paraphrase", "test_novel_template")
 _WORD = re.compile(r"\w+")
@@ -235,12 +234,10 @@ def _histogram(nearest: np.ndarray, threshold: float, folder: Path) -> dict[str,
     data = {"bins": edges.tolist(), "counts": counts.tolist(), "threshold": threshold,
             "above_threshold": int((values >= threshold).sum()), "records": int(values.size)}
     (folder / "nn_similarity.json").write_text(json.dumps(data, indent=1) + "\n", "utf-8")
-    import matplotlib
+    from matplotlib.figure import Figure  # the object API: a notebook user's pyplot backend is left alone
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig = Figure(figsize=(7, 3.5))
+    ax = fig.subplots()
     ax.bar(edges[:-1], counts, width=0.05, align="edge", color="#4a78a8")
     ax.axvline(threshold, color="#c0392b", linestyle="--", label=f"threshold {threshold}")
     ax.set_xlabel("cosine similarity to the nearest other record")
@@ -249,6 +246,5 @@ def _histogram(nearest: np.ndarray, threshold: float, folder: Path) -> dict[str,
     ax.legend()
     fig.tight_layout()
     fig.savefig(folder / "nn_similarity.png", dpi=120)
-    plt.close(fig)
     return data
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import networkx as nx
 import pyoxigraph as ox
 import rdflib
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
@@ -726,31 +727,11 @@ def _property_schema(
 
 
 def _check_acyclic(kg: KnowledgeGraph, is_a: list[tuple[str, str]]) -> None:
-    """Raise on an is_a cycle, naming it. Iterative three-colour DFS over child → parent edges."""
-    parents: dict[str, list[str]] = defaultdict(list)
-    for child, parent in is_a:
-        parents[child].append(parent)
-    state: dict[str, int] = {}  # 1: on the current path, 2: done
-    for start in parents:
-        if start in state:
-            continue
-        path: list[str] = []
-        stack: list[tuple[str, int]] = [(start, 0)]
-        while stack:
-            node, i = stack.pop()
-            if i == 0:
-                state[node] = 1
-                path.append(node)
-            nexts = parents.get(node, ())
-            if i < len(nexts):
-                stack.append((node, i + 1))
-                nxt = nexts[i]
-                if state.get(nxt) == 1:
-                    cycle = path[path.index(nxt):] + [nxt]
-                    chain = " → ".join(f"{n} ({kg.label(n)})" if kg.g.nodes[n].get("label") else n for n in cycle)
-                    raise OntologyError(None, f"is_a cycle: {chain}; fix the subclass axioms (or allow_cycles: true)")
-                if nxt not in state:
-                    stack.append((nxt, 0))
-            else:
-                state[node] = 2
-                path.pop()
+    """Raise on an is_a cycle, naming it (child → parent edges; networkx's depth-first cycle search)."""
+    try:
+        edges = nx.find_cycle(nx.DiGraph(is_a))
+    except nx.NetworkXNoCycle:
+        return
+    cycle = [u for u, _ in edges] + [edges[0][0]]
+    chain = " → ".join(f"{n} ({kg.label(n)})" if kg.g.nodes[n].get("label") else n for n in cycle)
+    raise OntologyError(None, f"is_a cycle: {chain}; fix the subclass axioms (or allow_cycles: true)")

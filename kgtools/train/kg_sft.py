@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kgtools.config import SftSettings
-from kgtools.train.data import Segment, encode, join, pack, prompt_messages
+from kgtools.train.data import IGNORE, Segment, encode, join, pack, prompt_messages
 from kgtools.train.loop import answer_nll, per_token_mean, row_trainer
 
 
@@ -44,7 +44,7 @@ def build_rows(examples: list[dict[str, Any]], tokenizer, opt: SftSettings, *, s
     rows = [join([segments[i] for i in g]) for g in groups]
     tokens = sum(len(s.ids) for s in segments)
     return rows, {"examples": len(segments), "with_context": with_context, "rows": len(rows), "tokens": tokens,
-                  "answer_tokens": sum(sum(1 for x in s.labels if x != -100) for s in segments)}
+                  "answer_tokens": sum(sum(1 for x in s.labels if x != IGNORE) for s in segments)}
 
 
 def objective(model, inputs: dict[str, Any]) -> tuple[Any, dict[str, float]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kgtools.config import OptimSettings
+from kgtools.train.data import IGNORE
 
 
 def use_bf16(dtype: str) -> bool:
@@ -100,8 +101,8 @@ def answer_nll(model, batch: dict[str, Any]) -> tuple[Any, int]:
     logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"],
                    attention_mask=batch["attention_mask"]).logits[:, :-1]
     labels = batch["labels"][:, 1:]
-    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=-100, reduction="sum")
-    return nll, int((labels != -100).sum())
+    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=IGNORE, reduction="sum")
+    return nll, int((labels != IGNORE).sum())
 
 
 def to_device(batch: dict[str, Any], device) -> dict[str, Any]:

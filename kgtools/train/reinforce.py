@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kgtools.config import ReinforceSettings
-from kgtools.train.data import RowCollator, Segment, encode, join, prompt_messages
+from kgtools.train.data import IGNORE, RowCollator, Segment, encode, join, prompt_messages
 from kgtools.train.loop import arguments_kwargs, to_device
 
 
@@ -102,7 +102,7 @@ def _sequence_logps(model, batch):
     logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"],
                    attention_mask=batch["attention_mask"]).logits[:, :-1].float()
     labels = batch["labels"][:, 1:]
-    mask = labels != -100
+    mask = labels != IGNORE
     logp = F.log_softmax(logits, -1).gather(-1, labels.clamp_min(0).unsqueeze(-1)).squeeze(-1)
     return (logp * mask).sum(-1)
 
