@@ -267,7 +267,10 @@ def _score_open(ex: dict[str, Any], text: str) -> tuple[bool, bool]:
     if ex["template_id"].endswith("/two"):  # "Name two.": any two members of the answer set
         return scoring.any_two_match(text, ex["answer_aliases"])
     aliases = [a for group in ex["answer_aliases"] for a in group] or [ex["answer"]]
-    return scoring.exact_match(text, aliases), scoring.contains_match(text, aliases)
+    em, contains = scoring.exact_match(text, aliases), scoring.contains_match(text, aliases)
+    if len(ex["answer_aliases"]) > 1 and not em:  # "What is a symptom of X?": any one of them, or all (as taught)
+        em = scoring.list_match(text, ex["answer_aliases"])[0]
+    return em, contains
 
 
 def _rates(v: dict[str, float]) -> dict[str, float]:

@@ -46,3 +46,16 @@ def test_truth_values():
     assert truth_value("True") is True and truth_value("yes.") is True
     assert truth_value("False") is False and truth_value("No, it is not") is False
     assert truth_value("maybe") is None and truth_value("") is None
+
+
+def test_an_answer_naming_every_object_of_a_several_valued_fact_is_right():
+    """'What is a symptom of osteoarthritis?' taught as 'arthralgia and joint stiffness': that answer, either
+    symptom alone, or both in another order are right; a symptom and a wrong one is not."""
+    from kgtools.evaluate.stage import _score_open
+
+    ex = {"task": "fact_qa", "template_id": "has_symptom/q0", "answer": "arthralgia and joint stiffness",
+          "answer_aliases": [["arthralgia", "joint pain"], ["joint stiffness"]]}
+    for said in ("arthralgia and joint stiffness", "Joint stiffness", "joint stiffness, joint pain", "joint pain"):
+        assert _score_open(ex, said)[0], said
+    for said in ("arthralgia and fever", "fever", ""):
+        assert not _score_open(ex, said)[0], said
