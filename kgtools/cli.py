@@ -193,7 +193,8 @@ def kg_diff(
 ) -> None:
     """What changed between two releases: typed changes keyed by concept id (changes.parquet, summary.md)."""
     from kgtools.artifacts import ArtifactStore
-    from kgtools.update.stage import build_diff, kg_of
+    from kgtools.graph.stage import kg_of
+    from kgtools.update.stage import build_diff
 
     store = ArtifactStore(artifacts)
     with console.status("reading the two releases…") as status:

@@ -21,7 +21,7 @@ from kgtools.artifacts import (
     files_digest,
 )
 from kgtools.config import KgConfig
-from kgtools.errors import OntologyError
+from kgtools.errors import ArtifactError, OntologyError
 from kgtools.graph.build import BuildOptions, build_graph
 from kgtools.graph.closure import entail
 from kgtools.graph.io import load_graph, save_graph, save_inferred
@@ -177,3 +177,26 @@ def _relative(path: str, base: Path) -> str:
         return str(Path(path).relative_to(base))
     except ValueError:
         return str(path)
+
+
+def kg_of(ref: str | Path, store: ArtifactStore, progress=None) -> Artifact:
+    """A kg artifact from what a user names: a kg artifact folder, an artifact root (its latest kg), or an
+    ontology file or folder (built with the default kg settings into ``store``, or reused)."""
+    path = Path(ref)
+    if not path.exists():
+        raise ArtifactError(f"{path}: no such file or folder (a kg artifact, an artifact root or an ontology)")
+    if path.is_dir() and (path / "manifest.json").is_file():
+        return Artifact.open(path, "kg")
+    if path.is_dir() and (path / "kg" / "LATEST").is_file():
+        return ArtifactStore(path).latest("kg")
+    return build_kg(KgConfig(ontologies=[path]), store, progress=progress).artifact
+
+
+def release_name(art: Artifact) -> str:
+    """A release's name as a curator knows it: its input files (their folder, for a dated release folder)."""
+    files = [f["path"] for f in art.manifest.get("loaded_files", []) if f.get("via") == "input"]
+    abs_files = [f["abs_path"] for f in art.manifest.get("loaded_files", []) if f.get("via") == "input"]
+    if len(abs_files) == 1:
+        p = Path(abs_files[0])
+        return f"{p.parent.name}/{p.name}"
+    return ", ".join(files[:3]) + (" …" if len(files) > 3 else "") if files else art.key

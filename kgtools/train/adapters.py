@@ -106,11 +106,11 @@ class BalanceLoss:
     def _hook(self, module, _inputs, output) -> None:
         import torch
 
-        from kgtools.train.routing import _router_outputs
+        from kgtools.routing import router_outputs
 
         if not module.training:
             return None
-        logits, _w, indices = _router_outputs(output)
+        logits, _w, indices = router_outputs(output)
         if logits is None or indices is None or not logits.requires_grad:
             return None
         probs = torch.softmax(logits.float().reshape(-1, logits.shape[-1]), -1)

@@ -169,10 +169,11 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
     from transformers import set_seed
     from transformers.trainer_callback import PrinterCallback
 
+    from kgtools.routing import record_routing
     from kgtools.train import distill, kg_sft, reinforce
     from kgtools.train.adapters import BalanceLoss, add_lora, expert_delta_norms, trainable_summary
     from kgtools.train.loop import last_checkpoint, progress_callback
-    from kgtools.train.routing import record_routing, select_experts, write_routing
+    from kgtools.train.routing import select_experts, write_routing
 
     started = time.perf_counter()
     splits = load_examples(data)

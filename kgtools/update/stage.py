@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from kgtools.artifacts import Artifact, ArtifactStore, StageResult, artifact_key
 from kgtools.errors import ArtifactError
 from kgtools.graph.io import load_graph
+from kgtools.graph.stage import release_name
 from kgtools.update.diff import COLUMNS, DiffError, diff_graphs, summary_markdown
 
 STAGE = "kg_diff"
@@ -59,7 +60,7 @@ def build_diff(old: Artifact, new: Artifact, store: ArtifactStore, *, force: boo
         columns = {c: [r[c] for r in diff.rows] for c in COLUMNS}
         pq.write_table(pa.Table.from_arrays([pa.array(columns[f.name], type=f.type) for f in SCHEMA], schema=SCHEMA),
                        tmp / CHANGES_FILE)
-        names = [_release(a) for a in (old, new)]
+        names = [release_name(a) for a in (old, new)]
         (tmp / SUMMARY_FILE).write_text(summary_markdown(diff, *names, top=top), encoding="utf-8")
         return {"counts": diff.counts, "stats": diff.stats, "closure_compared": closure,
                 "releases": {"old": {"key": old.key, "path": str(old.path), "name": names[0]},
@@ -69,29 +70,3 @@ def build_diff(old: Artifact, new: Artifact, store: ArtifactStore, *, force: boo
 
     artifact, built = store.build(STAGE, key, config, {"old": old.key, "new": new.key}, build, force=force)
     return DiffResult(artifact, built)
-
-
-def kg_of(ref: str | Path, store: ArtifactStore, progress=None) -> Artifact:
-    """A kg artifact from what a user names: a kg artifact folder, an artifact root (its latest kg), or an
-    ontology file or folder (built with the default kg settings into ``store``, or reused)."""
-    from kgtools.config import KgConfig
-    from kgtools.graph.stage import build_kg
-
-    path = Path(ref)
-    if not path.exists():
-        raise ArtifactError(f"{path}: no such file or folder (a kg artifact, an artifact root or an ontology)")
-    if path.is_dir() and (path / "manifest.json").is_file():
-        return Artifact.open(path, "kg")
-    if path.is_dir() and (path / "kg" / "LATEST").is_file():
-        return ArtifactStore(path).latest("kg")
-    return build_kg(KgConfig(ontologies=[path]), store, progress=progress).artifact
-
-
-def _release(art: Artifact) -> str:
-    """A release's name as a curator knows it: its input files (their folder, for a dated release folder)."""
-    files = [f["path"] for f in art.manifest.get("loaded_files", []) if f.get("via") == "input"]
-    abs_files = [f["abs_path"] for f in art.manifest.get("loaded_files", []) if f.get("via") == "input"]
-    if len(abs_files) == 1:
-        p = Path(abs_files[0])
-        return f"{p.parent.name}/{p.name}"
-    return ", ".join(files[:3]) + (" …" if len(files) > 3 else "") if files else art.key

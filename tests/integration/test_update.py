@@ -15,8 +15,9 @@ from rdflib import OWL, RDF, RDFS, BNode, URIRef
 from rdflib.collection import Collection
 
 from kgtools.artifacts import ArtifactStore
+from kgtools.graph.stage import kg_of
 from kgtools.update.diff import CHANGE_TYPES
-from kgtools.update.stage import CHANGES_FILE, build_diff, kg_of
+from kgtools.update.stage import CHANGES_FILE, build_diff
 
 from ..conftest import shared_path
 

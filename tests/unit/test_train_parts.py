@@ -10,9 +10,10 @@ import torch
 from kgtools.config import EsftSettings, LoraSettings, TrainConfig, parse_config
 from kgtools.errors import ConfigError
 from kgtools.models import ModelSpec, build_preset, group_targets
+from kgtools.routing import RoutingStats, record_routing
 from kgtools.train.adapters import add_lora
 from kgtools.train.data import IGNORE, Segment, encode, join, pack, pad_rows, prompt_messages
-from kgtools.train.routing import RoutingStats, record_routing, select_experts
+from kgtools.train.routing import select_experts
 from kgtools.train.tokenizer import train_tokenizer
 
 TEXTS = ["Influenza is treated with oseltamivir.", "What treats influenza?", "Asthma affects the lung.",
