@@ -566,9 +566,9 @@ def _open_data(ref: Path):
 
     if (ref / "manifest.json").is_file():
         artifact = Artifact.open(ref)
-        if artifact.stage not in ("synth", "dedupe"):
-            raise ArtifactError(f"{ref}: is a {artifact.stage!r} artifact; --data takes a synth or dedupe artifact "
-                                "(or an artifact root)")
+        if artifact.stage not in ("synth", "synth_update", "dedupe"):
+            raise ArtifactError(f"{ref}: is a {artifact.stage!r} artifact; --data takes a synth, synth_update or dedupe "
+                                "artifact (or an artifact root)")
         return artifact
     store = ArtifactStore(ref)
     try:
@@ -699,12 +699,13 @@ def evaluate_cmd(
     with console.status("evaluating…") as status:
         result = evaluate(cfg, _open_data(data), stages, store, force=force, progress=status.update)
     m = _announce("evaluate", result)
-    _print_headline(m["headline"], m["goals"])
+    _print_headline(m["headline"], m["goals"], m.get("headline_split", "test_paraphrase"))
     console.print(f"report: {result.path / 'report.md'}")
 
 
-def _print_headline(headline: dict[str, Any], goals: list[dict[str, Any]]) -> None:
-    table = Table(title="test_paraphrase (trained facts, unseen phrasings)", title_justify="left")
+def _print_headline(headline: dict[str, Any], goals: list[dict[str, Any]], split: str = "test_paraphrase") -> None:
+    what = {"test_paraphrase": "trained facts, unseen phrasings", "test_changed": "changed facts, unseen phrasings"}
+    table = Table(title=f"{split} ({what.get(split, 'held out')})", title_justify="left")
     for col in ("model", "multiple choice", "open EM", "accuracy", "corrupted accepted", "true accepted",
                 "retention ppl"):
         table.add_column(col, justify="left" if col == "model" else "right")
@@ -715,8 +716,41 @@ def _print_headline(headline: dict[str, Any], goals: list[dict[str, Any]]) -> No
                                                        "acceptance_of_true", "perplexity")])
     console.print(table)
     for g in goals:
-        mark = "[green]met[/]" if g["met"] else "[red]not met[/]"
+        mark = "not measured" if g["met"] is None else "[green]met[/]" if g["met"] else "[red]not met[/]"
         console.print(f"  {mark}  {g['goal']}: {_fmt(g['value'])} (target {_fmt(g['target'])})")
+
+
+@app.command("audit")
+@user_errors
+def audit_cmd(
+    model: Annotated[Path, typer.Argument(help="a train artifact folder or a local Hugging Face checkpoint folder")],
+    kg: Annotated[Path, typer.Option("--kg", help="a kg artifact, an artifact root (its latest kg), or ontology files")] = Path("artifacts"),
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML file with the audit settings (an `audit:` section or the bare section)")] = None,
+    trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code", help="allow the checkpoint's own Python code to run (only if you trust it)")] = False,
+    force: Annotated[bool, typer.Option("--force", help="audit again even if an identical artifact exists")] = False,
+) -> None:
+    """What a model knows of a graph: its facts asked closed-book and as multiple choice, per concept and relation."""
+    from kgtools.artifacts import ArtifactStore
+    from kgtools.audit.stage import audit
+    from kgtools.config import AuditConfig, parse_config, read_yaml
+    from kgtools.graph.stage import kg_of
+
+    _quiet_models()
+    values: dict[str, Any] = {}
+    if config is not None:
+        loaded = read_yaml(config) or {}
+        values = loaded.get("audit", loaded) if isinstance(loaded, dict) else loaded
+    if trust_remote_code:
+        values = {**values, "trust_remote_code": True}
+    cfg = parse_config(AuditConfig, values, prefix="audit", source=str(config) if config else None)
+    store = ArtifactStore(artifacts)
+    with console.status("auditing…") as status:
+        result = audit(cfg, model, kg_of(kg, store, status.update), store, force=force, progress=status.update)
+    m = _announce("audit", result)
+    console.print(f"{m['counts']['questions']:,} questions on {m['counts']['concepts']:,} concepts: right "
+                  + ", ".join(f"{a} {_fmt(v)}" for a, v in m["by_asked"].items()), highlight=False)
+    console.print(f"report: {result.path / 'report.md'}; per question: {result.path / 'audit.parquet'}", highlight=False)
 
 
 @app.command("run")
@@ -752,7 +786,8 @@ def run_cmd(
     console.print(table)
     last = records[-1]
     if last.stage == "evaluate":
-        _print_headline(last.artifact.manifest["headline"], last.artifact.manifest["goals"])
+        _print_headline(last.artifact.manifest["headline"], last.artifact.manifest["goals"],
+                        last.artifact.manifest.get("headline_split", "test_paraphrase"))
         console.print(f"report: {last.artifact.path / 'report.md'}")
 
 

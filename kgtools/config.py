@@ -549,9 +549,34 @@ class TrainConfig(StageConfig):
         return data
 
 
+class AuditConfig(StageConfig):
+    """`kgtools audit`: which of a graph's facts a model knows (kgtools.audit)."""
+
+    tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "mcq"], min_length=1,
+                             description="how facts are asked: synth tasks (fact_qa: closed-book open, mcq: multiple choice, …)")
+    max_per_relation: int | None = Field(50, ge=1, description="at most this many facts per task and relation (sampled); null: all")
+    batch_size: int = Field(16, ge=1)
+    max_new_tokens: int = Field(48, ge=1)
+    confident: float = Field(0.5, gt=0, lt=1)
+    trust_remote_code: bool = Field(False, description="allow a checkpoint's own Python code to run")
+    seed: int = 0
+
+    @field_validator("tasks")
+    @classmethod
+    def _tasks(cls, value: list[str]) -> list[str]:
+        return _only(value, TASKS, "task")
+
+    def hashable(self) -> dict[str, Any]:
+        data = super().hashable()
+        data.pop("batch_size")
+        data.pop("trust_remote_code")
+        return data
+
+
 EVAL_SPLITS = ("validation", "test_paraphrase", "test_novel_template", "test_heldout")
 # the evaluation splits of update data (kgtools.synth.update): changed facts in unseen phrasings, corrected facts
 # to reject, one-hop consequences of a change, unchanged facts near a change and far from one
+DEFAULT_EVAL_SPLITS = ("test_paraphrase", "test_novel_template", "test_heldout")  # what `eval` reads unless told
 UPDATE_EVAL_SPLITS = ("test_changed", "test_removed", "test_portability", "test_locality_near", "test_locality_far")
 # what the fine-tune reads: `train` for every stage, `preference` (extra corrupted statements) for reinforce only
 TRAINING_SPLITS = ("train", "preference")
@@ -560,7 +585,9 @@ TRAINING_SPLITS = ("train", "preference")
 class EvalConfig(StageConfig):
     """Fine-tuned stages → what they learned: closed-book QA, multiple choice, negatives, retention."""
 
-    splits: list[str] = Field(default_factory=lambda: ["test_paraphrase", "test_novel_template", "test_heldout"], min_length=1)
+    splits: list[str] | None = Field(None, min_length=1, description=(
+        "the splits to evaluate; default: test_paraphrase, test_novel_template and test_heldout, or on update data "
+        "(synth update) test_changed, test_removed, test_portability, test_locality_near and test_locality_far"))
     max_per_task: int | None = Field(200, ge=1, description="at most this many examples per split and task (sampled)")
     batch_size: int = Field(16, ge=1)
     max_new_tokens: int = Field(48, ge=1)
@@ -573,8 +600,8 @@ class EvalConfig(StageConfig):
 
     @field_validator("splits")
     @classmethod
-    def _splits(cls, value: list[str]) -> list[str]:
-        return _only(value, EVAL_SPLITS, "split")
+    def _splits(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _only(value, (*EVAL_SPLITS, *UPDATE_EVAL_SPLITS), "split")
 
     @field_validator("retention_text")
     @classmethod

@@ -15,6 +15,42 @@ from kgtools.artifacts import Artifact
 TASK_COLUMNS = ("fact_qa", "inverse_qa", "multi_hop", "list", "synonym", "literal", "cardinality", "property_schema", "diagnosis", "definition")
 
 
+def _update_section(u: dict[str, Any]) -> list[str]:
+    """The knowledge update: goals (after vs before), every model's update figures, locality and cost."""
+    lines = ["## Knowledge update", "",
+             f"Before: `{u['before']}` (the model of the old release); after: `{u['after']}`. `test_changed`: changed and "
+             "added facts in phrasings never trained; stale: the corrected fact's old object said (greedy) or found "
+             "likelier than the new; removal: withdrawn statements called false; locality: unchanged facts answered "
+             "right before the update and still right after.", ""]
+    if u["goals"]:
+        lines += ["| goal | before | after | target | met |", "|---|---:|---:|---:|:-:|"]
+        for g in u["goals"]:
+            met = "–" if g["met"] is None else ("yes" if g["met"] else "no")
+            lines.append(f"| {g['goal']} | {_fmt(g.get('before'))} | {_fmt(g['value'])} | {_fmt(g['target'])} | {met} |")
+        lines.append("")
+    cols = ("efficacy_mcq", "efficacy_open_em", "stale_said", "stale_preferred", "removal", "acceptance_of_true",
+            "portability", "locality_near_accuracy", "locality_far_accuracy", "perplexity")
+    lines += ["| model | " + " | ".join(c.replace("_", " ") for c in cols) + " |", "|---" + "|---:" * len(cols) + "|"]
+    for label, m in u["models"].items():
+        lines.append(f"| {label} | " + " | ".join(_fmt(m[c]) for c in cols) + " |")
+    lines.append("")
+    if "locality" in u:
+        for where, loc in u["locality"].items():
+            lines.append(f"- locality {where}: {loc['kept']} of the {loc['right_before']} answered right before are still "
+                         f"right ({_fmt(loc['share'])})")
+        if u.get("routing_drift"):
+            d = u["routing_drift"]
+            lines.append(f"- expert-routing drift (Jensen–Shannon divergence of the expert load, mean over MoE layers): "
+                         f"changed facts {_fmt(d.get('changed'))}, unchanged {_fmt(d.get('unchanged'))}")
+        c = u["cost"]
+        lines.append(f"- cost: the update trained {c['update']['seconds']} s ({', '.join(c['update']['stages'])}; "
+                     f"{c['update']['sft_trained_tokens']:,} SFT tokens) against {c['old_chain']['seconds']} s for the old "
+                     f"release's chain ({', '.join(c['old_chain']['stages'])}; {c['old_chain']['sft_trained_tokens']:,} "
+                     f"SFT tokens): {_fmt(c['ratio_seconds'])}×")
+        lines.append("")
+    return lines
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return "–"
@@ -22,16 +58,15 @@ def _fmt(v: Any) -> str:
 
 
 def write_report(folder: Path, metrics: dict[str, Any], stages: Sequence[Artifact]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     plots = [_accuracy_plot(folder, metrics), _routing_plot(folder, stages), _loss_plot(folder, stages)]
     results = metrics["stages"]
     lines = ["# What the fine-tune injected", ""]
     lines += ["Closed-book unless marked `+context`. `test_paraphrase`: trained facts asked with a template never "
               "used for that fact in training; `test_novel_template`: a template never used in training at all; "
               "`test_heldout`: facts never trained.", ""]
-    if metrics["goals"]:
+    if "update" in metrics:
+        lines += _update_section(metrics["update"])
+    elif metrics["goals"]:
         lines += ["## Goals (test_paraphrase)", "", "| goal | value | target | met |", "|---|---:|---:|:-:|"]
         for g in metrics["goals"]:
             lines.append(f"| {g['goal']} | {_fmt(g['value'])} | {_fmt(g['target'])} | {'yes' if g['met'] else 'no'} |")
@@ -86,12 +121,13 @@ def write_report(folder: Path, metrics: dict[str, Any], stages: Sequence[Artifac
 
 
 def _accuracy_plot(folder: Path, metrics: dict[str, Any]) -> str:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # the object API: a notebook user's pyplot backend is left alone
 
     split = next(iter(metrics["splits"]))
     results = metrics["stages"]
     cols = ["multiple choice", "open EM", "true/false", *TASK_COLUMNS]
-    fig, ax = plt.subplots(figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    ax = fig.subplots()
     width = 0.8 / max(len(results), 1)
     for i, (label, per) in enumerate(results.items()):
         s = per[split]
@@ -105,13 +141,12 @@ def _accuracy_plot(folder: Path, metrics: dict[str, Any]) -> str:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(folder / "accuracy_by_stage.png", dpi=110)
-    plt.close(fig)
     return "accuracy_by_stage.png"
 
 
 def _routing_plot(folder: Path, stages: Sequence[Artifact]) -> str | None:
-    import matplotlib.pyplot as plt
     import pyarrow.parquet as pq
+    from matplotlib.figure import Figure  # the object API: a notebook user's pyplot backend is left alone
 
     first, last = stages[0].path / "routing.parquet", stages[-1].path / "routing.parquet"
     if not (first.is_file() and last.is_file()):
@@ -128,7 +163,8 @@ def _routing_plot(folder: Path, stages: Sequence[Artifact]) -> str | None:
         return g
 
     b, a = grid(before), grid(after)
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3))
+    fig = Figure(figsize=(14, 3))
+    axes = fig.subplots(1, 3)
     vmax = max(b.max(), a.max())
     for ax, g, title, cmap, vmin in ((axes[0], b, "before fine-tuning", "viridis", 0),
                                      (axes[1], a, f"after {stages[-1].stage.split('/')[-1]}", "viridis", 0),
@@ -143,14 +179,14 @@ def _routing_plot(folder: Path, stages: Sequence[Artifact]) -> str | None:
         fig.colorbar(im, ax=ax, label="token share")
     fig.tight_layout()
     fig.savefig(folder / "routing_before_after.png", dpi=110)
-    plt.close(fig)
     return "routing_before_after.png"
 
 
 def _loss_plot(folder: Path, stages: Sequence[Artifact]) -> str | None:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # the object API: a notebook user's pyplot backend is left alone
 
-    fig, axes = plt.subplots(1, len(stages), figsize=(4.5 * len(stages), 3), squeeze=False)
+    fig = Figure(figsize=(4.5 * len(stages), 3))
+    axes = fig.subplots(1, len(stages), squeeze=False)
     drawn = False
     for ax, art in zip(axes[0], stages, strict=True):
         path = art.path / "log_history.json"
@@ -166,5 +202,4 @@ def _loss_plot(folder: Path, stages: Sequence[Artifact]) -> str | None:
         drawn = True
     fig.tight_layout()
     fig.savefig(folder / "loss_curves.png", dpi=110)
-    plt.close(fig)
     return "loss_curves.png" if drawn else None

@@ -22,7 +22,7 @@ from kgtools.artifacts import (
     write_json_atomic,
 )
 from kgtools.chat import prompt_messages
-from kgtools.config import SURE_NEGATIVE_KINDS, EvalConfig
+from kgtools.config import DEFAULT_EVAL_SPLITS, SURE_NEGATIVE_KINDS, UPDATE_EVAL_SPLITS, EvalConfig
 from kgtools.errors import ConfigError, KgtoolsError
 from kgtools.evaluate import probe, scoring
 
@@ -30,6 +30,7 @@ STAGE = "eval"
 OPEN_TASKS = ("fact_qa", "inverse_qa", "multi_hop", "list", "synonym", "diagnosis", "property_schema")  # answered by an entity (or its name)
 VALUE_TASKS = ("literal", "cardinality")  # answered by a code, value or quantity, graded exactly after normalisation
 STAGE_ORDER = ("base", "kg_sft+context", "kg_sft", "distill", "reinforce")
+OUTCOME_COLUMNS = ("model", "split", "id", "task", "asked", "ok", "said", "says_old", "prefers_old")
 
 
 class EvalInputError(KgtoolsError):
@@ -74,6 +75,36 @@ def evaluate(cfg: EvalConfig, data: Artifact, stages: Sequence[Artifact], store:
     return EvalResult(artifact, built)
 
 
+def eval_splits(cfg: EvalConfig, data: Artifact, available: Sequence[str]) -> list[str]:
+    """The splits to evaluate: ``evaluate.splits`` if set, else the data's own — the test splits, or of a
+    ``synth_update`` artifact the update splits it has (a release that corrected nothing has no test_removed)."""
+    if cfg.splits is not None:
+        return list(cfg.splits)
+    if data.stage == "synth_update":
+        have = [s for s in UPDATE_EVAL_SPLITS if s in available]
+        if not have:
+            raise EvalInputError(f"{data.path}: update data without an evaluation split ({', '.join(UPDATE_EVAL_SPLITS)})")
+        return have
+    return list(DEFAULT_EVAL_SPLITS)
+
+
+def stage_labels(stages: Sequence[Artifact]) -> list[str]:
+    """A name per train artifact for the report: its stage (``kg_sft``, ``reinforce``), ``update/<stage>`` for
+    one trained on update data (so the old release's reinforce and the update's are told apart), and a
+    ``#2``… suffix where two would still share a name."""
+    labels: list[str] = []
+    for art in stages:
+        name = art.stage.split("/", 1)[1]
+        if any(k.startswith("synth_update:") for k in art.manifest.get("inputs") or {}):
+            name = f"update/{name}"
+        label, n = name, 1
+        while label in labels:
+            n += 1
+            label = f"{name}#{n}"
+        labels.append(label)
+    return labels
+
+
 def _sample(examples: list[dict[str, Any]], cfg: EvalConfig) -> list[dict[str, Any]]:
     by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for ex in examples:
@@ -95,10 +126,11 @@ def _build_into(tmp: Path, cfg: EvalConfig, data: Artifact, stages: list[Artifac
 
     started = time.perf_counter()
     dd = load_from_disk(str(data.path / "dataset"))
-    missing = [s for s in cfg.splits if s not in dd]
+    wanted = eval_splits(cfg, data, list(dd))
+    missing = [s for s in wanted if s not in dd]
     if missing:
         raise EvalInputError(f"{data.path}: no split {missing[0]!r} (has: {', '.join(dd)}); set evaluate.splits")
-    splits = {s: _sample(dd[s].to_list(), cfg) for s in cfg.splits}
+    splits = {s: _sample(dd[s].to_list(), cfg) for s in wanted}
     entities = _entity_names(dd)
     retention = text_path.read_text("utf-8")
 
@@ -106,36 +138,78 @@ def _build_into(tmp: Path, cfg: EvalConfig, data: Artifact, stages: list[Artifac
     runs: list[tuple[str, Callable[[], Any], bool]] = []
     if cfg.include_base:
         runs.append(("base", lambda: load_base_model(stages[0], trust_remote_code=trust), False))
-    for art in stages:
-        name = art.stage.split("/", 1)[1]
-        if name == "kg_sft" and cfg.with_context:
+    for art, label in zip(stages, stage_labels(stages), strict=True):
+        if label == "kg_sft" and cfg.with_context:
             runs.append(("kg_sft+context", lambda art=art: load_stage_model(art, trust_remote_code=trust), True))
-        runs.append((name, lambda art=art: load_stage_model(art, trust_remote_code=trust), False))
+        runs.append((label, lambda art=art: load_stage_model(art, trust_remote_code=trust), False))
 
     results: dict[str, Any] = {}
+    outcomes: list[dict[str, Any]] = []
+    routing: dict[str, dict[str, dict[int, list[float]]] | None] = {}
     for label, load, with_context in runs:
         say(f"evaluating {label}")
         model, tokenizer = load()
-        model.to(_device())
-        per_split = {split: evaluate_split(model, tokenizer, rows, entities, cfg, with_context=with_context)
-                     for split, rows in splits.items()}
+        model.to(inference_device())
+        per_split = {}
+        for split, rows in splits.items():
+            record: list[dict[str, Any]] = []
+            per_split[split] = evaluate_split(model, tokenizer, rows, entities, cfg, with_context=with_context,
+                                              record=record)
+            outcomes += [{"model": label, "split": split, **r} for r in record]
+        if data.stage == "synth_update" and not with_context:
+            routing[label] = _routing_shares(model, tokenizer, splits)
         per_split["retention"] = {"perplexity": probe.perplexity(model, tokenizer, retention),
                                   "text": text_path.name}
         results[label] = per_split
         del model
 
+    import pandas as pd
+
+    pd.DataFrame(outcomes, columns=list(OUTCOME_COLUMNS)).to_parquet(tmp / "outcomes.parquet", index=False)
     metrics = {"stages": results, "splits": {s: len(r) for s, r in splits.items()},
                "goals": goals(results), "seconds": round(time.perf_counter() - started, 1)}
+    if data.stage == "synth_update":
+        from kgtools.evaluate.update import update_metrics
+
+        metrics["update"] = update_metrics(results, outcomes, [lab for lab, _, _ in runs], stages, routing)
+        metrics["goals"] = metrics["update"]["goals"]
     write_json_atomic(tmp / "metrics.json", metrics)
+    headline_split = "test_changed" if data.stage == "synth_update" else "test_paraphrase"
     from kgtools.evaluate.report import write_report
 
     say("writing the report")
     write_report(tmp, metrics, stages)
     return {"counts": {"models": len(results), **{f"{s}_examples": len(r) for s, r in splits.items()}},
-            "goals": metrics["goals"], "headline": headline(results)}
+            "goals": metrics["goals"],
+            "headline": headline(results, headline_split), "headline_split": headline_split}
 
 
-def _device() -> str:
+ROUTING_SAMPLE = 64  # examples per group whose routing is compared before and after an update
+
+
+def _routing_shares(model, tokenizer, splits: dict[str, list[dict[str, Any]]]) -> dict[str, dict[int, list[float]]] | None:
+    """Per group of update examples — ``changed`` (test_changed) and ``unchanged`` (locality near and far) —
+    each MoE layer's token share per expert over the examples' prompt and answer; None for a dense model."""
+    from kgtools.chat import encode
+    from kgtools.models import routers
+    from kgtools.routing import record_routing
+
+    if not routers(model):
+        return None
+    groups = {"changed": splits.get("test_changed", []),
+              "unchanged": splits.get("test_locality_near", []) + splits.get("test_locality_far", [])}
+    out = {}
+    for group, rows in groups.items():
+        rows = sorted(rows, key=lambda ex: ex["id"])[:ROUTING_SAMPLE]
+        if not rows:
+            continue
+        seqs = [p + a for p, a in (encode(tokenizer, prompt_messages(ex, with_context=False), ex["answer"]) for ex in rows)]
+        stats = record_routing(model, seqs, pad_id=tokenizer.pad_token_id or 0)
+        out[group] = {layer: stats.share(layer).round(6).tolist() for layer in sorted(stats.counts)}
+    return out
+
+
+def inference_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -156,9 +230,12 @@ def _entity_names(dd) -> set[str]:
 
 
 def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[str], cfg: EvalConfig, *,
-                   with_context: bool) -> dict[str, Any]:
-    """Scores of one model on one split's examples."""
+                   with_context: bool, record: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Scores of one model on one split's examples; ``record`` (if given) receives one row per example:
+    its id, task, how it was asked (open, mcq, yes_no), whether the answer was right, and for a question whose
+    object a new release corrected (negative kind ``stale``) whether the model still says or prefers the old one."""
     out: dict[str, Any] = {}
+    note = record.append if record is not None else (lambda _row: None)
     prompt = lambda ex: prompt_messages(ex, with_context=with_context)  # noqa: E731
 
     # open questions: greedy generation
@@ -180,9 +257,16 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
                 inferred[f"probe_{kind}"][0] += ok
                 inferred[f"probe_{kind}"][1] += 1
 
+    stale_rows = [ex for ex in open_rows if ex.get("negative_kind") == "stale" and ex.get("rejected")]
+    prefers_old = {ex["id"]: probe.choose(model, tokenizer, prompt(ex), [ex["answer"], ex["rejected"]],
+                                          batch_size=cfg.batch_size)[0] == 1 for ex in stale_rows}
     samples = []
     for ex, (text, conf) in zip(open_rows, answers, strict=True):
         em, contains = _score_open(ex, text)
+        stale = ex["id"] in prefers_old
+        note({"id": ex["id"], "task": ex["task"], "asked": "open", "ok": bool(em), "said": text,
+              "says_old": bool(scoring.exact_match(text, [ex["rejected"]])) if stale else None,
+              "prefers_old": prefers_old.get(ex["id"])})
         if ex["task"] in OPEN_TASKS:
             tally_inferred(ex, "open", em)
         for bucket in (per_task[ex["task"]], per_rel[ex.get("relation") or "-"] if ex["task"] in (*OPEN_TASKS, *VALUE_TASKS) else None):
@@ -211,6 +295,9 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
     for ex in mcq:
         best, _ = probe.choose(model, tokenizer, prompt(ex), ex["choices"], batch_size=cfg.batch_size)
         correct += best == ex["answer_index"]
+        note({"id": ex["id"], "task": ex["task"], "asked": "mcq", "ok": best == ex["answer_index"],
+              "said": ex["choices"][best],
+              "says_old": None, "prefers_old": None})
         tally_inferred(ex, "mcq", best == ex["answer_index"])
         if ex["template_id"].startswith("diagnosis/"):  # the multiple-choice form of a diagnosis question
             diagnosis += 1
@@ -228,6 +315,9 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
     for ex in yn:
         best, _ = probe.choose(model, tokenizer, prompt(ex), [ex["answer"], ex["rejected"]], batch_size=cfg.batch_size)
         right += best == 0
+        note({"id": ex["id"], "task": ex["task"], "asked": "yes_no", "ok": best == 0,
+              "said": (ex["answer"], ex["rejected"])[best], "says_old": None,
+              "prefers_old": None})
         if scoring.truth_value(ex["answer"]) is False:
             by_kind[ex.get("negative_kind") or "unasserted"][0] += best == 1
             by_kind[ex.get("negative_kind") or "unasserted"][1] += 1

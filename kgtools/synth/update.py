@@ -97,8 +97,8 @@ def update_examples(cfg: SynthConfig, new: KnowledgeGraph, old: KnowledgeGraph,
                 out.append({**e, "split": "test_portability", "split_reason": "one hop from a change, never trained"})
             stats["consequence_train_left_out" if training else "consequence"] += 1
         elif keys & changed or e["subject"] in whole or e["subject"] in about.get(e["task"], ()):
+            e = _reject_stale(e, corrections, old, syn)  # train: the preference pair; test: the stale answer to watch
             if training:
-                e = _reject_stale(e, corrections, old, syn)
                 out.append(e)
             else:
                 out.append({**e, "split": "test_changed", "split_reason": "changed fact, a phrasing never trained"})

@@ -55,7 +55,7 @@ def train(cfg: TrainConfig, data: Artifact, store: ArtifactStore, *, parent: Art
           corpus: Artifact | None = None, force: bool = False, progress: Callable[[str], None] | None = None,
           callbacks: Sequence[Any] = ()) -> list[TrainResult]:
     """Run ``cfg.stages`` in order, each from the one before (the first from ``parent`` if given)."""
-    check_order(cfg.stages, parent)
+    check_order(cfg.stages, parent, update=data.stage == "synth_update")
     results = []
     for name in cfg.stages:
         result = train_stage(cfg, name, data, store, parent=parent, corpus=corpus, force=force,
@@ -65,9 +65,10 @@ def train(cfg: TrainConfig, data: Artifact, store: ArtifactStore, *, parent: Art
     return results
 
 
-def check_order(stages: Sequence[str], parent: Artifact | None) -> None:
+def check_order(stages: Sequence[str], parent: Artifact | None, *, update: bool = False) -> None:
     """A stage needs the adapter of the stage it builds on: distill the kg_sft model (its teacher), reinforce
-    a fine-tuned model (its reference)."""
+    a fine-tuned model (its reference). ``update``: the data is a knowledge update (synth_update), whose kg_sft
+    starts from the tuned model of the old release and adds an adapter to its chain."""
     if parent is not None and not parent.stage.startswith("train/"):
         raise ConfigError(f"--from: {parent.path} is a {parent.stage!r} artifact; a training stage starts from a "
                           "train artifact (artifacts/train/<stage>/<key>)")
@@ -79,8 +80,9 @@ def check_order(stages: Sequence[str], parent: Artifact | None) -> None:
         if name == "reinforce" and before not in ("kg_sft", "distill"):
             raise ConfigError("train.stages: 'reinforce' needs a fine-tuned adapter as its reference; "
                               "put kg_sft (and distill) before it or start from their artifact (--from)")
-        if name == "kg_sft" and before is not None:
-            raise ConfigError("train.stages: 'kg_sft' is the first stage; it cannot start from another stage's adapter")
+        if name == "kg_sft" and before is not None and not (update and name == stages[0]):
+            raise ConfigError("train.stages: 'kg_sft' is the first stage; it cannot start from another stage's adapter "
+                              "(except on update data, `kgtools synth update`, from the old release's model)")
         before = name
 
 
@@ -102,9 +104,10 @@ def train_stage(cfg: TrainConfig, name: str, data: Artifact, store: ArtifactStor
     """Build (or reuse) the artifact of stage ``name``."""
     if name not in TRAIN_STAGES:
         raise ConfigError(f"train.stages: unknown stage {name!r}; allowed: {', '.join(TRAIN_STAGES)}")
-    check_order([name], parent)
     if data.stage not in ("synth", "synth_update", "dedupe"):
-        raise TrainInputError(f"{data.path}: a {data.stage!r} artifact; training takes a synth or dedupe artifact")
+        raise TrainInputError(f"{data.path}: a {data.stage!r} artifact; training takes a synth, synth_update or dedupe "
+                              "artifact")
+    check_order([name], parent, update=data.stage == "synth_update")
     say = progress or (lambda _msg: None)
     key, inputs, config = stage_key(cfg, name, data, parent, corpus)
     final = store.path_for(stage_dir(name), key)
@@ -181,7 +184,9 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
     # reinforce also reads the `preference` split: extra corrupted statements that SFT never sees
     pool = splits["train"] + (splits.get("preference", []) if name == "reinforce" else [])
     train_ex = select(pool, opt.tasks, opt.max_examples, cfg.seed)
-    heldout = select(splits.get("validation", []) or splits.get("test_paraphrase", []), opt.tasks, None, cfg.seed)
+    # held out: validation, else paraphrases, else (update data) the changed facts in unseen phrasings
+    heldout = select(splits.get("validation", []) or splits.get("test_paraphrase", []) or splits.get("test_changed", []),
+                     opt.tasks, None, cfg.seed)
     if not train_ex:
         raise TrainInputError(f"{data.path}: no training examples of the tasks {opt.tasks} (train.{name}.tasks)")
 
@@ -257,6 +262,7 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
         "resumed_from": Path(resume).name if resume else None,
         "fit_seconds": round(fit_seconds, 2),
         "tokens_per_second": _tokens_per_second(name, data_report, opt, trainer, fit_seconds, resume),
+        "trained_tokens": _trained_tokens(data_report, opt, trainer),
         "device": device,
         "bf16": trainer.args.bf16,
     }
@@ -274,6 +280,8 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
         "tokenizer": tok_source,
         **trainable_summary(model),
         "build_seconds": round(time.perf_counter() - started, 2),
+        "fit_seconds": metrics["fit_seconds"],
+        "trained_tokens": metrics["trained_tokens"],
     }
 
 
@@ -292,6 +300,14 @@ def _objective(name: str, model, rows, tokenizer, opt) -> Any:
     if name == "distill":
         return distill.mean_kl(model, rows, tokenizer.pad_token_id)
     return reinforce.preference(model, rows, tokenizer, max_length=opt.max_length)
+
+
+def _trained_tokens(report, opt, trainer) -> int | None:
+    """Tokens the optimiser saw (data tokens × epochs run); None for preference pairs, which count no tokens."""
+    if "tokens" not in report:
+        return None
+    epochs = trainer.state.global_step * opt.batch_size * opt.grad_accum / max(report["rows"], 1)
+    return round(report["tokens"] * epochs)
 
 
 def _tokens_per_second(name, report, opt, trainer, seconds, resume) -> float | None:

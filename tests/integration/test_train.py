@@ -13,6 +13,7 @@ import torch
 
 from kgtools.artifacts import ArtifactStore
 from kgtools.config import KgConfig, SynthConfig, TrainConfig, parse_config
+from kgtools.errors import ConfigError
 from kgtools.graph.stage import build_kg
 from kgtools.synth.stage import synthesize
 from kgtools.train.stage import load_stage_model, train, train_stage
@@ -122,6 +123,49 @@ def test_export_writes_a_standalone_checkpoint(chain, tmp_path):
     assert again.returncode == 2 and "not empty" in again.stderr
 
 
+def test_audit_asks_every_relation_of_the_graph_of_an_artifact_and_of_its_exported_checkpoint(chain, tmp_path):
+    """`kgtools audit`: the tuned model (a train artifact) and the same weights exported as a plain checkpoint
+    give the same questions and (within argmax ties) the same right/wrong per question."""
+    import pandas as pd
+
+    from kgtools.audit.stage import audit
+    from kgtools.config import AuditConfig
+
+    _store, results = chain
+    store = ArtifactStore(tmp_path / "artifacts")
+    kg = build_kg(KgConfig(ontologies=[BUNDLED / "medical.ttl"]), store).artifact
+    cfg = AuditConfig(max_per_relation=3)
+    result = audit(cfg, results[2].path, kg, store)
+    rows = pd.read_parquet(result.path / "audit.parquet")
+    assert set(rows.asked) == {"open", "mcq"} and rows.ok.dtype == bool
+    per = rows.groupby(["task", "relation"]).size()
+    assert per.max() <= 3 and len(per) >= 5  # sampled per task and relation, many relations asked
+    assert not rows.duplicated(["task", "prompt"]).any()
+    m = result.artifact.manifest
+    assert m["counts"]["questions"] == len(rows) and m["counts"]["right"] == int(rows.ok.sum())
+    assert (result.path / "heatmap.png").stat().st_size > 0
+    report = (result.path / "report.md").read_text("utf-8")
+    assert "## By relation" in report and "## Concepts most often wrong" in report
+
+    exported = tmp_path / "exported"
+    assert subprocess.run([sys.executable, "-m", "kgtools.cli", "export", str(results[2].path), str(exported)],
+                          capture_output=True, text=True).returncode == 0
+    proc = _cli("audit", str(exported), "--kg", str(kg.path), "--artifacts", str(tmp_path / "artifacts"),
+                "--config", str(_yaml(tmp_path, "audit:\n  max_per_relation: 3\n")))
+    assert proc.returncode == 0, proc.stderr
+    other = pd.read_parquet(ArtifactStore(tmp_path / "artifacts").latest("audit").path / "audit.parquet")
+    assert list(other.id) == list(rows.id)
+    assert (other.ok.values == rows.ok.values).mean() >= 0.95
+    bad = _cli("audit", str(tmp_path / "nowhere"), "--kg", str(kg.path), "--artifacts", str(tmp_path / "artifacts"))
+    assert bad.returncode == 2 and "MODEL:" in bad.stderr and "no such folder" in bad.stderr
+
+
+def _yaml(folder, text: str):
+    path = folder / "audit.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 class Interrupt(Exception):
     pass
 
@@ -205,3 +249,62 @@ def test_target_group_the_model_lacks(tmp_path, synth_data):
     proc = _cli("train", "--data", str(synth_data.path), "--artifacts", str(tmp_path / "out"), "--config", str(tmp_path / "train.yaml"))
     assert proc.returncode == 2, proc.stderr
     assert "train.lora.targets: MixtralForCausalLM has no 'shared_experts'" in proc.stderr
+
+
+@pytest.mark.slow
+def test_update_training_adds_an_adapter_to_the_old_chain(chain, synth_data, tmp_path):
+    """A knowledge update: the old release's tuned model (the chain above) learns a new release's changes —
+    kg_sft then reinforce on `synth update` data, starting from the old reinforce adapter, same stages and code."""
+    from kgtools.graph.stage import kg_of
+    from kgtools.synth.stage import synthesize_update
+    from kgtools.update.stage import build_diff
+
+    store, (_, _, old_model) = chain
+    text = (BUNDLED / "medical.ttl").read_text(encoding="utf-8")
+    new_text = text.replace('rdfs:label "influenza"@en', 'rdfs:label "seasonal influenza"@en') + (
+        '\nmed:AvianInfluenza a owl:Class ; rdfs:subClassOf med:Influenza ; rdfs:label "avian influenza"@en ;\n'
+        '    skos:definition "An influenza of birds that sometimes infects people."@en .\n')
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "medical.ttl").write_text(new_text, encoding="utf-8")
+    diff = build_diff(kg_of(BUNDLED / "medical.ttl", store), kg_of(tmp_path / "new" / "medical.ttl", store), store)
+    data = synthesize_update(SynthConfig(update={"replay": 0.5}), diff.artifact, store).artifact
+    cfg = parse_config(TrainConfig, {**SMALL, "stages": ["kg_sft", "reinforce"],
+                                     "kg_sft": {**SMALL["kg_sft"], "max_steps": 20},
+                                     "reinforce": {**SMALL["reinforce"], "max_steps": 8}})
+    sft, reinforce = train(cfg, data, store, parent=old_model.artifact)
+    lineage = sft.artifact.manifest["lineage"]
+    assert len(lineage) == 3 and lineage[-1].startswith("reinforce:")  # the old chain, merged under the new adapter
+    m = sft.metrics()
+    assert m["after"] < m["before"], m  # answer cross-entropy on the changed facts in unseen phrasings
+    assert reinforce.metrics()["after"]["pairs"] > 0
+    with pytest.raises(ConfigError, match="'kg_sft' is the first stage"):  # plain synth data: no kg_sft on a chain
+        train(cfg, synth_data, store, parent=old_model.artifact)
+
+    # update evaluation: the old release's model against the update's, on the update's own splits
+    import pandas as pd
+
+    from kgtools.config import EvalConfig
+    from kgtools.evaluate.stage import evaluate
+
+    result = evaluate(EvalConfig(max_per_task=4, with_context=False, include_base=False), data,
+                      [old_model.artifact, sft.artifact, reinforce.artifact], store)
+    metrics = result.metrics()
+    assert list(metrics["stages"]) == ["reinforce", "update/kg_sft", "update/reinforce"]  # no name collision
+    assert set(metrics["splits"]) <= {"test_changed", "test_removed", "test_portability", "test_locality_near",
+                                      "test_locality_far"} and "test_changed" in metrics["splits"]
+    u = metrics["update"]
+    assert (u["before"], u["after"]) == ("reinforce", "update/reinforce")
+    outcomes = pd.read_parquet(result.path / "outcomes.parquet")
+    for where, loc in u["locality"].items():  # recomputed from the per-example outcomes
+        split = outcomes[outcomes.split == f"test_locality_{where}"]
+        right = set(split[(split.model == "reinforce") & split.ok].id)
+        kept = set(split[(split.model == "update/reinforce") & split.ok].id) & right
+        assert (loc["right_before"], loc["kept"]) == (len(right), len(kept))
+    changed = outcomes[(outcomes.split == "test_changed") & (outcomes.model == "update/reinforce")]
+    assert len(changed) == u["models"]["update/reinforce"]["efficacy_n"] > 0
+    assert u["cost"]["update"]["stages"] == ["kg_sft", "reinforce"]
+    assert u["cost"]["old_chain"]["stages"] == ["kg_sft", "distill", "reinforce"]
+    assert u["cost"]["update"]["sft_trained_tokens"] > 0
+    assert 0 <= u["routing_drift"]["changed"] <= 1 and 0 <= u["routing_drift"]["unchanged"] <= 1
+    assert any("locality near" in g["goal"] for g in metrics["goals"])
+    assert "## Knowledge update" in (result.path / "report.md").read_text("utf-8")
