@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo demo-fast test test-slow lint bench clean
+.PHONY: setup demo demo-fast update-demo test test-slow lint bench clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,11 @@ demo: $(STAMP)
 demo-fast: $(STAMP)
 	$(BIN)/kgtools run pipelines/demo-fast.yaml
 
+# Knowledge updates on three real DOID releases (pipelines/update-demo.yaml), beside the naive baselines.
+KGTOOLS_SHARED_ONTOLOGIES ?= $(abspath ../shared/ontologies)
+update-demo: $(STAMP)
+	KGTOOLS_SHARED_ONTOLOGIES=$(KGTOOLS_SHARED_ONTOLOGIES) $(BIN)/kgtools run pipelines/update-demo.yaml
+
 test: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
 
@@ -40,4 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_train.py
 
 clean:
-	rm -rf artifacts .pytest_cache
+	rm -rf artifacts artifacts-fast artifacts-update .pytest_cache

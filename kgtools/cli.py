@@ -767,12 +767,13 @@ def run_cmd(
 
     _quiet_models()
     cfg = load_pipeline(pipeline)
-    console.print(f"[bold]{cfg.name}[/]: {' → '.join(cfg.active_stages())}  (artifacts in {cfg.artifacts})")
+    then = f" → {len(cfg.update.releases)} update(s)" if cfg.update is not None else ""
+    console.print(f"[bold]{cfg.name}[/]: {' → '.join(cfg.active_stages())}{then}  (artifacts in {cfg.artifacts})")
     started = time.perf_counter()
 
     def done(record) -> None:
         verb = "[green]built[/]" if record.built else "[dim]reused[/]"
-        console.print(f"  {verb} {record.stage:<10} {record.seconds:7.1f} s  {record.artifact.path}", highlight=False)
+        console.print(f"  {verb} {record.stage:<18} {record.seconds:7.1f} s  {record.artifact.path}", highlight=False)
 
     with console.status("starting…") as status:
         records = run_pipeline(cfg, from_stage=start, force=force,
@@ -785,7 +786,7 @@ def run_cmd(
         table.add_row(r.stage, r.artifact.key[:12], "built" if r.built else "reused", f"{r.seconds:.1f}", summary)
     console.print(table)
     last = records[-1]
-    if last.stage == "evaluate":
+    if last.stage.startswith("evaluate"):
         _print_headline(last.artifact.manifest["headline"], last.artifact.manifest["goals"],
                         last.artifact.manifest.get("headline_split", "test_paraphrase"))
         console.print(f"report: {last.artifact.path / 'report.md'}")

@@ -6,13 +6,14 @@ the CLI know every stage."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from kgtools.artifacts import Artifact, ArtifactStore
 from kgtools.config import (
@@ -30,6 +31,45 @@ from kgtools.config import (
 from kgtools.errors import ConfigError
 
 STAGES = ("kg", "corpus", "synth", "dedupe", *TRAIN_STAGES, "evaluate")
+UPDATE_BASELINES = ("no_replay", "retrain")
+
+
+class UpdateSection(StageConfig):
+    """A pipeline's knowledge updates: the later releases of the ontology its `kg` section names, each moved into
+    the model tuned on the one before (kg → kg_diff → synth_update → train from the previous model → evaluate)."""
+
+    releases: list[list[Path]] = Field(min_length=1, description="each later release's ontology files, oldest first")
+    base: Path | None = Field(None, description=(
+        "the model to update: a train artifact folder tuned on the release `kg` names (the pipeline's own synth, "
+        "train and evaluate are then skipped), or a pipeline YAML, run or reused, whose `kg` and last train stage "
+        "are used (this pipeline's `kg` section then only says how later releases are read); default: this "
+        "pipeline's own last train stage"))
+    stages: list[str] = Field(default_factory=lambda: ["kg_sft", "reinforce"], min_length=1,
+                              description="the training stages of each update, kg_sft first")
+    train: TrainConfig | None = Field(None, description="the update's training settings, over the pipeline's `train`")
+    baselines: list[str] = Field(default_factory=list, description=(
+        "also train and evaluate, per release: no_replay (the changed facts without replay, from the same old "
+        "model), retrain (the whole chain from the base model on the new release)"))
+
+    @field_validator("releases", mode="before")
+    @classmethod
+    def _one_file_is_a_release(cls, value: Any) -> Any:
+        return [[r] if isinstance(r, str | Path) else r for r in value] if isinstance(value, list) else value
+
+    @field_validator("stages")
+    @classmethod
+    def _kg_sft_first(cls, value: list[str]) -> list[str]:
+        if value[0] != "kg_sft" or any(s not in TRAIN_STAGES for s in value) or len(set(value)) != len(value):
+            raise ValueError(f"an update trains kg_sft first, then any of {', '.join(TRAIN_STAGES[1:])}; got {value}")
+        return value
+
+    @field_validator("baselines")
+    @classmethod
+    def _baselines(cls, value: list[str]) -> list[str]:
+        bad = sorted(set(value) - set(UPDATE_BASELINES))
+        if bad:
+            raise ValueError(f"unknown baseline {bad[0]!r}; allowed: {', '.join(UPDATE_BASELINES)}")
+        return value
 
 
 class PipelineConfig(StageConfig):
@@ -43,10 +83,16 @@ class PipelineConfig(StageConfig):
     dedupe: DedupeConfig | None = None
     train: TrainConfig = TrainConfig()
     evaluate: EvalConfig | None = EvalConfig()
+    update: UpdateSection | None = None
 
     @model_validator(mode="after")
     def _inputs_exist(self) -> PipelineConfig:
         problems = [f"kg.ontologies.{i}: {p}: no such file or folder" for i, p in enumerate(self.kg.ontologies) if not p.exists()]
+        if self.update is not None:
+            problems += [f"update.releases.{i}.{j}: {p}: no such file or folder"
+                         for i, files in enumerate(self.update.releases) for j, p in enumerate(files) if not p.exists()]
+            if self.update.base is not None and not self.update.base.exists():
+                problems.append(f"update.base: {self.update.base}: no such train artifact or pipeline file")
         problems += [f"kg.catalogs.{i}: {p}: no such file" for i, p in enumerate(self.kg.catalogs) if not p.is_file()]
         if self.corpus is not None:
             problems += [f"corpus.texts.{i}: {p}: no such file or folder" for i, p in enumerate(self.corpus.texts) if not p.exists()]
@@ -64,6 +110,10 @@ class PipelineConfig(StageConfig):
         return self
 
     def active_stages(self) -> list[str]:
+        if self.update is not None and self.update.base is not None:
+            # the model to update comes from elsewhere: a train artifact, tuned on the release `kg` names, or a
+            # pipeline file, whose own kg is used
+            return [] if self.update.base.is_file() else ["kg"]
         skip = {"corpus"} if self.corpus is None else set()
         skip |= {"dedupe"} if self.dedupe is None else set()
         skip |= {"evaluate"} if self.evaluate is None else set()
@@ -71,7 +121,21 @@ class PipelineConfig(StageConfig):
         return [s for s in STAGES if s not in skip]
 
 
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` deep-merged onto ``base`` (mappings merge key by key; anything else replaces)."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def _resolve(value: Any, base: Path) -> Any:
+    """A path relative to the pipeline file; ``$VAR`` / ``${VAR}`` from the environment first (a shared data folder)."""
+    if isinstance(value, str) and value:
+        value = os.path.expandvars(value)
+        unset = re.search(r"\$\{?(\w+)", value)
+        if unset:
+            raise ConfigError(f"{value}: the environment variable {unset.group(1)} is not set")
     if isinstance(value, str) and value and not Path(value).is_absolute():
         return os.path.normpath(base / value)
     if isinstance(value, list):
@@ -91,12 +155,20 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     base = path.parent
     data = {**data}
     data["artifacts"] = _resolve(data.get("artifacts", "artifacts"), base)
-    for section, keys in (("kg", ("ontologies", "catalogs")), ("corpus", ("texts",)), ("evaluate", ("retention_text",))):
+    for section, keys in (("kg", ("ontologies", "catalogs")), ("corpus", ("texts",)), ("evaluate", ("retention_text",)),
+                          ("update", ("releases", "base"))):
         if isinstance(data.get(section), dict):
-            data[section] = {**data[section], **{k: _resolve(data[section][k], base) for k in keys if k in data[section]}}
+            try:
+                data[section] = {**data[section], **{k: _resolve(data[section][k], base) for k in keys if k in data[section]}}
+            except ConfigError as exc:
+                raise ConfigError(f"{path}: {section}: {exc}") from None
     train = data.get("train")
     if isinstance(train, dict) and isinstance(train.get("model"), str) and train["model"] not in PRESETS:
         data["train"] = {**train, "model": _resolve(train["model"], base)}
+    update = data.get("update")
+    if isinstance(update, dict) and isinstance(update.get("train"), dict):  # over the pipeline's own train section
+        data["update"] = {**update, "train": _merged(data.get("train") if isinstance(data.get("train"), dict) else {},
+                                                     update["train"])}
     cfg = parse_config(PipelineConfig, data, source=str(path))
     from kgtools.models import ModelSpec
 
@@ -166,6 +238,97 @@ def run_pipeline(cfg: PipelineConfig, *, from_stage: str | None = None, force: b
         records.append(record)
         if on_stage:
             on_stage(record)
+    if cfg.update is not None:
+        records += _run_updates(cfg, store, produced.get("kg"), trained, produced.get("corpus"), force=force,
+                                progress=progress, on_stage=on_stage)
+    return records
+
+
+def _base_model(cfg: PipelineConfig, kg: Artifact | None, trained: list[Artifact], progress,
+                on_stage) -> tuple[Artifact, Artifact, list[StageRecord]]:
+    """(the kg of the release the model was tuned on, the model's train artifact, the records of the pipeline that
+    trained it where the update names one) that the first update starts from."""
+    base = cfg.update.base
+    if base is None:
+        if not trained:
+            raise ConfigError("update: no model to update — this pipeline trains no stage (train.stages) and "
+                              "update.base names none")
+        return kg, trained[-1], []
+    if base.is_file():  # the pipeline it updates: run (or reuse) it
+        sub = load_pipeline(base)
+        sub_records = run_pipeline(sub, progress=progress, on_stage=on_stage)
+        sub_trained = [r.artifact for r in sub_records if r.stage in TRAIN_STAGES]
+        if not sub_trained:
+            raise ConfigError(f"update.base: {base}: that pipeline trains no stage")
+        return next(r.artifact for r in sub_records if r.stage == "kg"), sub_trained[-1], sub_records
+    art = Artifact.open(base)
+    if not art.stage.startswith("train/"):
+        raise ConfigError(f"update.base: {base}: a {art.stage!r} artifact; name a train artifact or a pipeline file")
+    return kg, art, []
+
+
+def _run_updates(cfg: PipelineConfig, store: ArtifactStore, kg: Artifact | None, trained: list[Artifact],
+                 corpus: Artifact | None, *, force: bool, progress, on_stage) -> list[StageRecord]:
+    """Each release in turn: its kg, the diff from the previous release, update data, the update's training
+    from the previous model (and the baselines), and the update evaluation."""
+    from kgtools.evaluate.stage import evaluate
+    from kgtools.graph.stage import build_kg
+    from kgtools.synth.stage import synthesize, synthesize_update
+    from kgtools.train.stage import train_stage
+    from kgtools.update.stage import build_diff
+
+    u = cfg.update
+    train_cfg = u.train or cfg.train
+
+    def step(name: str, kind: str, run: Callable[[Callable[[str], None] | None], Any]) -> Artifact:
+        say = (lambda msg: progress(name, msg)) if progress else None
+        started = time.perf_counter()
+        result = run(say)
+        record = StageRecord(name, result.artifact, result.built, time.perf_counter() - started,
+                             summarise(kind, result.artifact))
+        records.append(record)
+        if on_stage:
+            on_stage(record)
+        return result.artifact
+
+    def chain(tag: str, stages: list[str], data: Artifact, parent: Artifact | None, tcfg: TrainConfig) -> list[Artifact]:
+        out = []
+        for name in stages:  # a retrain from scratch reads the corpus as the pipeline's own chain did
+            out.append(step(f"{tag}/{name}", name, lambda say, name=name, parent=parent: train_stage(
+                tcfg, name, data, store, parent=parent, corpus=corpus if parent is None else None, force=force,
+                progress=say)))
+            parent = out[-1]
+        return out
+
+    eval_cfg = None  # the update's own splits, every model closed-book
+    if cfg.evaluate is not None:
+        trust = cfg.evaluate.trust_remote_code or cfg.train.trust_remote_code
+        eval_cfg = cfg.evaluate.model_copy(update={"trust_remote_code": trust, "splits": None, "with_context": False})
+    old_kg, model, records = _base_model(cfg, kg, trained, progress, on_stage)
+    for i, files in enumerate(u.releases, 1):
+        tag = f"@{i}"
+        new_kg = step(f"kg{tag}", "kg", lambda say, files=files: build_kg(cfg.kg.model_copy(update={"ontologies": files}),
+                                                                   store, force=force, progress=say))
+        diff = step(f"kg_diff{tag}", "kg_diff", lambda say, old=old_kg, new=new_kg: build_diff(old, new, store, force=force))
+        data = step(f"synth_update{tag}", "synth_update", lambda say, diff=diff: synthesize_update(cfg.synth, diff, store, force=force,
+                                                                                  progress=say))
+        updated = chain(f"update{tag}", u.stages, data, model, train_cfg)
+        stages, labels = [model, *updated], ["before", *(f"update/{n}" for n in u.stages)]
+        if "no_replay" in u.baselines:
+            plain = cfg.synth.model_copy(update={"update": cfg.synth.update.model_copy(update={"replay": 0.0})})
+            lone = step(f"synth_update{tag}/no_replay", "synth_update", lambda say, diff=diff, plain=plain: synthesize_update(
+                plain, diff, store, force=force, progress=say))
+            stages += chain(f"no_replay{tag}", u.stages, lone, model, train_cfg)
+            labels += [f"no_replay/{n}" for n in u.stages]
+        if "retrain" in u.baselines:
+            fresh = step(f"synth{tag}/retrain", "synth", lambda say, new_kg=new_kg: synthesize(cfg.synth, new_kg, store,
+                                                                                       force=force, progress=say))
+            stages += chain(f"retrain{tag}", list(cfg.train.stages), fresh, None, cfg.train)
+            labels += [f"retrain/{n}" for n in cfg.train.stages]
+        if eval_cfg is not None:
+            step(f"evaluate{tag}", "evaluate", lambda say, data=data, stages=stages, labels=labels: evaluate(
+                eval_cfg, data, stages, store, force=force, progress=say, labels=labels))
+        old_kg, model = new_kg, updated[-1]
     return records
 
 
@@ -177,8 +340,11 @@ def summarise(stage: str, artifact: Artifact) -> dict[str, Any]:
         return {"concepts": c.get("concepts"), "edges": c.get("edges")}
     if stage == "corpus":
         return {"verbalised": c.get("verbalised"), "linked": c.get("linked_kept")}
-    if stage == "synth":
+    if stage in ("synth", "synth_update"):
         return {"examples": c.get("examples"), "train": c.get("train")}
+    if stage == "kg_diff":
+        return {k.replace("_", " "): v for k, v in c.items() if v and k in ("concept_added", "relabelled", "moved",
+                                                                          "fact_added", "fact_removed", "fact_changed")}
     if stage == "dedupe":
         return {"kept": c.get("kept"), "removed": c.get("removed")}
     if stage in TRAIN_STAGES:

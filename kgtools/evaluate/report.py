@@ -23,10 +23,18 @@ def _update_section(u: dict[str, Any]) -> list[str]:
              "likelier than the new; removal: withdrawn statements called false; locality: unchanged facts answered "
              "right before the update and still right after.", ""]
     if u["goals"]:
-        lines += ["| goal | before | after | target | met |", "|---|---:|---:|---:|:-:|"]
+        base = list(u.get("baselines") or {})
+        lines += ["| goal | before | after | " + "".join(f"{b} | " for b in base) + "target | met |",
+                  "|---|---:|---:|" + "---:|" * len(base) + "---:|:-:|"]
         for g in u["goals"]:
             met = "–" if g["met"] is None else ("yes" if g["met"] else "no")
-            lines.append(f"| {g['goal']} | {_fmt(g.get('before'))} | {_fmt(g['value'])} | {_fmt(g['target'])} | {met} |")
+            others = "".join(f"{_fmt(g['baselines'].get(b))} | " for b in base)
+            lines.append(f"| {g['goal']} | {_fmt(g.get('before'))} | {_fmt(g['value'])} | {others}{_fmt(g['target'])} | {met} |")
+        if base:
+            lines.append("")
+            lines.append("Baselines: " + "; ".join(f"`{b}` = `{u['baselines'][b]}`" for b in base) + " (`no_replay`: the "
+                         "changed facts without replay, from the same old model; `retrain`: the whole chain trained "
+                         "from the base model on the new release).")
         lines.append("")
     cols = ("efficacy_mcq", "efficacy_open_em", "stale_said", "stale_preferred", "removal", "acceptance_of_true",
             "portability", "locality_near_accuracy", "locality_far_accuracy", "perplexity")
@@ -43,10 +51,11 @@ def _update_section(u: dict[str, Any]) -> list[str]:
             lines.append(f"- expert-routing drift (Jensen–Shannon divergence of the expert load, mean over MoE layers): "
                          f"changed facts {_fmt(d.get('changed'))}, unchanged {_fmt(d.get('unchanged'))}")
         c = u["cost"]
+        what = {"old_chain": "the old release's chain", "retrain": "retraining the chain on the new release"}
         lines.append(f"- cost: the update trained {c['update']['seconds']} s ({', '.join(c['update']['stages'])}; "
-                     f"{c['update']['sft_trained_tokens']:,} SFT tokens) against {c['old_chain']['seconds']} s for the old "
-                     f"release's chain ({', '.join(c['old_chain']['stages'])}; {c['old_chain']['sft_trained_tokens']:,} "
-                     f"SFT tokens): {_fmt(c['ratio_seconds'])}×")
+                     f"{c['update']['sft_trained_tokens']:,} SFT tokens) against {c[c['against']]['seconds']} s for "
+                     f"{what[c['against']]} ({', '.join(c[c['against']]['stages'])}; "
+                     f"{c[c['against']]['sft_trained_tokens']:,} SFT tokens): {_fmt(c['ratio_seconds'])}×")
         lines.append("")
     return lines
 

@@ -53,8 +53,10 @@ def retention_path(cfg: EvalConfig) -> Path:
 
 
 def evaluate(cfg: EvalConfig, data: Artifact, stages: Sequence[Artifact], store: ArtifactStore, *, force: bool = False,
-             progress: Callable[[str], None] | None = None) -> EvalResult:
-    """Evaluate the base model and every train artifact in ``stages`` (in pipeline order)."""
+             progress: Callable[[str], None] | None = None, labels: Sequence[str] | None = None) -> EvalResult:
+    """Evaluate the base model and every train artifact in ``stages`` (in pipeline order). ``labels`` names
+    them in the report (default :func:`stage_labels`): an update pipeline names its baselines
+    (``no_replay/kg_sft``, ``retrain/reinforce``) this way."""
     if data.stage not in ("synth", "synth_update", "dedupe"):
         raise EvalInputError(f"{data.path}: a {data.stage!r} artifact; evaluation takes a synth or dedupe artifact")
     if not stages:
@@ -62,14 +64,17 @@ def evaluate(cfg: EvalConfig, data: Artifact, stages: Sequence[Artifact], store:
     for s in stages:
         if not s.stage.startswith("train/"):
             raise EvalInputError(f"{s.path}: a {s.stage!r} artifact, not a train stage")
+    names = list(labels) if labels is not None else stage_labels(stages)
+    if len(names) != len(stages) or len(set(names)) != len(names) or "base" in names:
+        raise EvalInputError(f"evaluation labels {names}: one distinct name per train artifact, not 'base'")
     say = progress or (lambda _msg: None)
     text = retention_path(cfg)
     inputs = {f"{data.stage}:{data.key}": data.key, "retention": file_digest(text),
-              **{s.stage: s.key for s in stages}}
+              **{f"{label}:{s.stage}": s.key for label, s in zip(names, stages, strict=True)}}
     key = artifact_key(STAGE, cfg.hashable(), inputs)
 
     def build(tmp: Path) -> dict[str, Any]:
-        return _build_into(tmp, cfg, data, list(stages), text, say)
+        return _build_into(tmp, cfg, data, list(stages), names, text, say)
 
     artifact, built = store.build(STAGE, key, cfg.model_dump(mode="json"), inputs, build, force=force)
     return EvalResult(artifact, built)
@@ -118,7 +123,7 @@ def _sample(examples: list[dict[str, Any]], cfg: EvalConfig) -> list[dict[str, A
     return out
 
 
-def _build_into(tmp: Path, cfg: EvalConfig, data: Artifact, stages: list[Artifact], text_path: Path,
+def _build_into(tmp: Path, cfg: EvalConfig, data: Artifact, stages: list[Artifact], names: list[str], text_path: Path,
                 say: Callable[[str], None]) -> dict[str, Any]:
     from datasets import load_from_disk
 
@@ -138,7 +143,7 @@ def _build_into(tmp: Path, cfg: EvalConfig, data: Artifact, stages: list[Artifac
     runs: list[tuple[str, Callable[[], Any], bool]] = []
     if cfg.include_base:
         runs.append(("base", lambda: load_base_model(stages[0], trust_remote_code=trust), False))
-    for art, label in zip(stages, stage_labels(stages), strict=True):
+    for art, label in zip(stages, names, strict=True):
         if label == "kg_sft" and cfg.with_context:
             runs.append(("kg_sft+context", lambda art=art: load_stage_model(art, trust_remote_code=trust), True))
         runs.append((label, lambda art=art: load_stage_model(art, trust_remote_code=trust), False))
@@ -171,7 +176,8 @@ def _build_into(tmp: Path, cfg: EvalConfig, data: Artifact, stages: list[Artifac
     if data.stage == "synth_update":
         from kgtools.evaluate.update import update_metrics
 
-        metrics["update"] = update_metrics(results, outcomes, [lab for lab, _, _ in runs], stages, routing)
+        metrics["update"] = update_metrics(results, outcomes, [lab for lab, _, _ in runs], dict(zip(names, stages, strict=True)),
+                                           routing)
         metrics["goals"] = metrics["update"]["goals"]
     write_json_atomic(tmp / "metrics.json", metrics)
     headline_split = "test_changed" if data.stage == "synth_update" else "test_paraphrase"

@@ -98,61 +98,72 @@ def routing_drift(before: dict[str, dict[int, list[float]]] | None,
     return out
 
 
+def _is_update(art: Artifact) -> bool:
+    return any(k.startswith("synth_update:") for k in art.manifest.get("inputs") or {})
+
+
 def update_metrics(results: dict[str, Any], outcomes: list[dict[str, Any]], labels: list[str],
-                   stages: Sequence[Artifact], routing: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every model's update figures; and where a model of the old release ("before": the last stage not trained
-    on update data, else the base model) and an update model ("after": the last one trained on it) were both
-    evaluated, locality, cost and the goals."""
-    from kgtools.evaluate.stage import stage_labels
+                   stages: dict[str, Artifact], routing: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every model's update figures; and where a model of the old release ("before": the last stage whose name
+    has no ``/``, else the base model) and an update model ("after": the last ``update/…`` stage) were both
+    evaluated, locality, routing drift, cost and the goals — with the same figures for each baseline (the last
+    stage of each other ``<name>/…`` group: ``no_replay``, ``retrain``) beside them."""
     from kgtools.models import lineage_of
 
     models = {label: per_model(results, outcomes, label) for label in labels if label != "kg_sft+context"}
-    art_labels = stage_labels(stages)
-    updates = [lab for lab in art_labels if lab.startswith("update/")]
-    olds = [lab for lab in art_labels if not lab.startswith("update/")]
-    before = olds[-1] if olds else ("base" if "base" in models else None)
-    after = updates[-1] if updates else None
-    out: dict[str, Any] = {"models": models, "before": before, "after": after, "goals": []}
+    groups: dict[str, str] = {}  # group → its last stage
+    for label in stages:
+        groups[label.split("/", 1)[0] if "/" in label else ""] = label
+    before = groups.pop("", None) or ("base" if "base" in models else None)
+    after = groups.pop("update", None)
+    out: dict[str, Any] = {"models": models, "before": before, "after": after, "baselines": groups, "goals": []}
     if before is None or after is None:
         return out
+    compared = {"update": after, **groups}
     out["routing_drift"] = routing_drift((routing or {}).get(before), (routing or {}).get(after))
     out["locality"] = {where: locality(outcomes, before, after, f"test_locality_{where}") for where in ("near", "far")}
-    by_label = dict(zip(art_labels, stages, strict=True))
-    chain = lineage_of(by_label[after])
-    update_arts = [a for a in chain if any(k.startswith("synth_update:") for k in a.manifest.get("inputs") or {})]
-    old_arts = [a for a in chain if a not in update_arts]
-    cost = {"update": _cost(update_arts), "old_chain": _cost(old_arts)}
-    cost["ratio_seconds"] = _div(cost["update"]["seconds"], cost["old_chain"]["seconds"])
+    out["baseline_locality"] = {g: {where: locality(outcomes, before, last, f"test_locality_{where}")
+                                    for where in ("near", "far")} for g, last in groups.items()}
+    chain = lineage_of(stages[after])
+    cost = {"update": _cost([a for a in chain if _is_update(a)]), "old_chain": _cost([a for a in chain if not _is_update(a)])}
+    if "retrain" in groups:  # the whole chain trained again from the base model on the new release
+        cost["retrain"] = _cost(lineage_of(stages[groups["retrain"]]))
+    against = "retrain" if "retrain" in cost else "old_chain"
+    cost["against"] = against
+    cost["ratio_seconds"] = _div(cost["update"]["seconds"], cost[against]["seconds"])
     out["cost"] = cost
-    out["goals"] = _goals(models[before], models[after], out["locality"], cost["ratio_seconds"], after)
+    out["goals"] = _goals(models, before, compared, out, cost["ratio_seconds"], against)
     return out
 
 
-def _goals(before: dict[str, Any], after: dict[str, Any], loc: dict[str, Any], cost_ratio: float | None,
-           name: str) -> list[dict[str, Any]]:
+def _goals(models: dict[str, Any], before: str, compared: dict[str, str], out: dict[str, Any],
+           cost_ratio: float | None, against: str) -> list[dict[str, Any]]:
+    """The issue's goals on the update's last stage, each with the model before and every baseline beside it."""
     goals = []
+    loc = {"update": out["locality"], **out["baseline_locality"]}
+    after = compared["update"]
 
-    def goal(text: str, value: Any, target: float, higher: bool, baseline: Any = None) -> None:
+    def goal(text: str, key: str | None, target: float, higher: bool, value_of=None) -> None:
+        value_of = value_of or (lambda name, label: models[label][key])
+        value = value_of("update", after)
         met = None if value is None else (value >= target if higher else value <= target)
-        goals.append({"goal": text, "value": value, "target": target, "met": met, "before": baseline})
+        goals.append({"goal": text, "value": value, "target": target, "met": met,
+                      "before": models[before][key] if key else None,
+                      "baselines": {g: value_of(g, label) for g, label in compared.items() if g != "update"}})
 
-    goal(f"changed facts, multiple choice after {name} ≥ {GOALS['efficacy_mcq']}", after["efficacy_mcq"],
-         GOALS["efficacy_mcq"], True, before["efficacy_mcq"])
-    goal(f"changed facts, open exact match after {name} ≥ {GOALS['efficacy_open_em']}", after["efficacy_open_em"],
-         GOALS["efficacy_open_em"], True, before["efficacy_open_em"])
-    goal(f"old object still said after {name} ≤ {GOALS['stale_said']}", after["stale_said"], GOALS["stale_said"],
-         False, before["stale_said"])
-    goal(f"old object still preferred after {name} ≤ {GOALS['stale_preferred']}", after["stale_preferred"],
-         GOALS["stale_preferred"], False, before["stale_preferred"])
-    goal(f"withdrawn statements rejected after {name} ≥ {GOALS['removal']}", after["removal"], GOALS["removal"],
-         True, before["removal"])
-    if after["acceptance_of_true"] is not None and before["acceptance_of_true"] is not None:
+    goal(f"changed facts, multiple choice ≥ {GOALS['efficacy_mcq']}", "efficacy_mcq", GOALS["efficacy_mcq"], True)
+    goal(f"changed facts, open exact match ≥ {GOALS['efficacy_open_em']}", "efficacy_open_em", GOALS["efficacy_open_em"], True)
+    goal(f"old object still said ≤ {GOALS['stale_said']}", "stale_said", GOALS["stale_said"], False)
+    goal(f"old object still preferred ≤ {GOALS['stale_preferred']}", "stale_preferred", GOALS["stale_preferred"], False)
+    goal(f"withdrawn statements rejected ≥ {GOALS['removal']}", "removal", GOALS["removal"], True)
+    if models[after]["acceptance_of_true"] is not None and models[before]["acceptance_of_true"] is not None:
         # rejecting withdrawn statements counts only if true ones are not rejected with them
-        goal("true statements still accepted (not a 'false' bias) ≥ before", after["acceptance_of_true"],
-             before["acceptance_of_true"], True, before["acceptance_of_true"])
+        goal("true statements still accepted (not a 'false' bias) ≥ before", "acceptance_of_true",
+             models[before]["acceptance_of_true"], True)
     for where in ("near", "far"):
-        goal(f"locality {where}: unchanged facts answered right before, still right ≥ {GOALS[f'locality_{where}']}",
-             loc[where]["share"], GOALS[f"locality_{where}"], True)
-    goal(f"update training time ≤ {GOALS['cost_ratio']} × the old release's chain", cost_ratio, GOALS["cost_ratio"],
-         False)
+        goal(f"locality {where}: unchanged facts right before, still right ≥ {GOALS[f'locality_{where}']}", None,
+             GOALS[f"locality_{where}"], True, lambda g, _label, where=where: loc[g][where]["share"])
+    what = "retraining the whole chain on the new release" if against == "retrain" else "the old release's chain"
+    goal(f"update training time ≤ {GOALS['cost_ratio']} × {what}", None, GOALS["cost_ratio"], False,
+         lambda g, _label: cost_ratio if g == "update" else None)
     return goals

@@ -18,7 +18,7 @@ import pytest
 from kgtools.errors import ConfigError
 from kgtools.pipeline import load_pipeline
 
-from ..conftest import RESOURCES, ROOT
+from ..conftest import RESOURCES, ROOT, shared_path
 
 STAGES = ["kg", "corpus", "synth", "dedupe", "kg_sft", "distill", "reinforce", "evaluate"]
 
@@ -127,6 +127,11 @@ def test_killed_run_resumes_without_corruption(first_run, mini):
     (lambda t: t.replace("model: tiny-deepseek-moe", "model: ./no-such-checkpoint"), "train.model:"),
     (lambda t: t.replace("max_per_task: 8", "max_per_task: 0"), "evaluate.max_per_task"),
     (lambda t: t + "extras: 1\n", "extras: unknown key"),
+    (lambda t: t + "update:\n  releases: [r9.ttl]\n", "update.releases.0.0:"),
+    (lambda t: t + "update:\n  releases: [mini_respiratory.ttl]\n  stages: [reinforce]\n", "an update trains kg_sft first"),
+    (lambda t: t + "update:\n  releases: [mini_respiratory.ttl]\n  baselines: [scratch]\n", "unknown baseline 'scratch'"),
+    (lambda t: t + "update:\n  releases: [mini_respiratory.ttl]\n  train: {kg_sft: {lr: fast}}\n", "update.train.kg_sft.lr"),
+    (lambda t: t + "update:\n  releases: [$NO_SUCH_VARIABLE/r.ttl]\n", "NO_SUCH_VARIABLE is not set"),
 ])
 def test_bad_pipeline_is_one_line(mini, tmp_path, edit, expected):
     bad = mini.with_name("bad.yaml")
@@ -139,7 +144,16 @@ def test_bad_pipeline_is_one_line(mini, tmp_path, edit, expected):
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "pipelines").glob("*.yaml")), ids=lambda p: p.name)
-def test_shipped_pipelines_validate(path):
+def test_shipped_pipelines_validate(path, monkeypatch):
+    if "update-demo" in path.name:  # the shared DOID releases, named through KGTOOLS_SHARED_ONTOLOGIES
+        monkeypatch.setenv("KGTOOLS_SHARED_ONTOLOGIES", str(shared_path("doid", "versions")).removesuffix("/doid/versions"))
+        cfg = load_pipeline(path)
+        assert [p.parent.name for files in cfg.update.releases for p in files] == ["2025-10-31", "doid"]
+        assert cfg.update.baselines == ["no_replay", "retrain"] and cfg.update.train.kg_sft.max_steps < cfg.train.kg_sft.max_steps
+        monkeypatch.delenv("KGTOOLS_SHARED_ONTOLOGIES")
+        with pytest.raises(ConfigError, match="the environment variable KGTOOLS_SHARED_ONTOLOGIES is not set"):
+            load_pipeline(path)
+        return
     if "deepseek-checkpoint" in path.name:  # an example: points at files this machine lacks
         with pytest.raises(ConfigError) as err:
             load_pipeline(path)
@@ -148,3 +162,87 @@ def test_shipped_pipelines_validate(path):
         return
     cfg = load_pipeline(path)
     assert cfg.kg.ontologies and all(p.exists() for p in cfg.kg.ontologies)
+
+
+def _release(text: str, *edits: tuple[str, str]) -> str:
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.mark.slow
+def test_update_pipeline_chains_releases_with_baselines_and_reuses_everything(tmp_path):
+    """`update:` in a pipeline: two later releases of the miniature ontology, each moved into the model tuned on
+    the one before (kg → kg_diff → synth_update → kg_sft, reinforce from the previous model → evaluate), beside
+    the two baselines; a second run builds nothing."""
+    for name in ("mini_pipeline.yaml", "mini_respiratory.ttl"):
+        shutil.copy(RESOURCES / name, tmp_path / name)
+    shutil.copytree(RESOURCES / "texts", tmp_path / "texts")
+    text = (RESOURCES / "mini_respiratory.ttl").read_text("utf-8")
+    r1 = _release(text, ("owl:someValuesFrom resp:ChestPain ] ,\n        [ a owl:Restriction ; owl:onProperty resp:locatedIn ; "
+                         "owl:someValuesFrom resp:Lung ] ,\n        [ a owl:Restriction ; owl:onProperty resp:treatedBy ; "
+                         "owl:someValuesFrom resp:Amoxicillin ]",
+                         "owl:someValuesFrom resp:ChestPain ] ,\n        [ a owl:Restriction ; owl:onProperty resp:locatedIn ; "
+                         "owl:someValuesFrom resp:Lung ] ,\n        [ a owl:Restriction ; owl:onProperty resp:treatedBy ; "
+                         "owl:someValuesFrom resp:Doxycycline ]"),
+                  ('rdfs:label "influenza"@en', 'rdfs:label "seasonal influenza"@en'))
+    r1 += ('\nresp:Bronchiolitis a owl:Class ; rdfs:subClassOf resp:RespiratoryDisease ; rdfs:label "bronchiolitis"@en ;\n'
+           '    skos:definition "Inflammation of the small airways of the lung."@en ;\n'
+           '    rdfs:subClassOf [ a owl:Restriction ; owl:onProperty resp:hasSymptom ; owl:someValuesFrom resp:Wheezing ] .\n')
+    r2 = _release(r1, ("resp:Tiotropium a owl:Class ; rdfs:subClassOf resp:Bronchodilator",
+                       "resp:Tiotropium a owl:Class ; rdfs:subClassOf resp:Drug"))
+    (tmp_path / "r1").mkdir()
+    (tmp_path / "r2").mkdir()
+    (tmp_path / "r1" / "respiratory.ttl").write_text(r1, "utf-8")
+    (tmp_path / "r2" / "respiratory.ttl").write_text(r2, "utf-8")
+    pipeline = tmp_path / "mini_pipeline.yaml"
+    pipeline.write_text(pipeline.read_text("utf-8").replace("dedupe:\n  threshold: 0.95\n", "").replace(
+        "max_per_task: 8", "max_per_task: 4") + (
+        "update:\n  releases: [r1/respiratory.ttl, r2/respiratory.ttl]\n  baselines: [no_replay, retrain]\n"
+        "  train:\n    kg_sft: {max_steps: 8}\n    reinforce: {max_steps: 4}\n"), "utf-8")
+    proc = _cli("run", str(pipeline), timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in ("kg_diff@1", "synth_update@2", "update@2/reinforce", "no_replay@1/kg_sft", "retrain@2/distill", "evaluate@2"):
+        assert name in proc.stdout, name
+    root = tmp_path / "artifacts"
+    evals = [json.loads((p / "metrics.json").read_text()) for p in sorted((root / "eval").iterdir()) if p.is_dir()]
+    updates = [m for m in evals if "update" in m]
+    assert len(updates) == 2
+    for m in updates:
+        assert set(m["stages"]) == {"base", "before", "update/kg_sft", "update/reinforce", "no_replay/kg_sft",
+                                    "no_replay/reinforce", "retrain/kg_sft", "retrain/distill", "retrain/reinforce"}
+        u = m["update"]
+        assert (u["before"], u["after"]) == ("before", "update/reinforce")
+        assert u["baselines"] == {"no_replay": "no_replay/reinforce", "retrain": "retrain/reinforce"}
+        assert u["cost"]["against"] == "retrain" and u["cost"]["retrain"]["stages"] == ["kg_sft", "distill", "reinforce"]
+        assert all(set(g["baselines"]) == {"no_replay", "retrain"} for g in u["goals"])
+    again = _cli("run", str(pipeline))
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert " built " not in again.stdout and "reused" in again.stdout
+    # the second release's update starts from the first's: under its reinforce adapter, the base chain (3), the
+    # first update (2) and its own kg_sft
+    lineages = [json.loads(p.read_text())["lineage"] for p in (root / "train" / "reinforce").glob("*/manifest.json")]
+    assert sorted(len(x) for x in lineages) == [2, 2, 2, 4, 4, 6, 6], lineages  # base, 2 retrains; no_replay beside
+    # a pipeline naming the model it updates — a train artifact, or the pipeline that trained it — finds the same
+    # artifacts (same inputs, same keys) and builds nothing
+    base_text = pipeline.read_text("utf-8").split("update:\n")[0]
+    (tmp_path / "base.yaml").write_text(base_text, "utf-8")
+    from kgtools.pipeline import run_pipeline
+
+    records = run_pipeline(load_pipeline(tmp_path / "base.yaml"))
+    assert not any(r.built for r in records)
+    first_model = next(r.artifact.path for r in records if r.stage == "reinforce")
+    tail = ("update:\n  releases: [r1/respiratory.ttl]\n"
+            "  train:\n    kg_sft: {max_steps: 8}\n    reinforce: {max_steps: 4}\n")
+    for base in ("base.yaml", str(first_model)):
+        other = tmp_path / "other.yaml"
+        other.write_text(base_text.replace("evaluate:\n  max_per_task: 4\n  max_new_tokens: 12\n", "evaluate: null\n")
+                         + tail + f"  base: {base}\n", "utf-8")
+        proc = _cli("run", str(other))
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert " built " not in proc.stdout and "update@1/reinforce" in proc.stdout, proc.stdout
+    bad = pipeline.read_text("utf-8").replace("baselines: [no_replay, retrain]", "baselines: [from_scratch]")
+    (tmp_path / "bad.yaml").write_text(bad, "utf-8")
+    proc = _cli("run", str(tmp_path / "bad.yaml"))
+    assert proc.returncode == 2 and "update.baselines" in proc.stderr and "from_scratch" in proc.stderr
