@@ -24,12 +24,13 @@ def _update_section(u: dict[str, Any]) -> list[str]:
              "right before the update and still right after.", ""]
     if u["goals"]:
         base = list(u.get("baselines") or {})
-        lines += ["| goal | before | after | " + "".join(f"{b} | " for b in base) + "target | met |",
-                  "|---|---:|---:|" + "---:|" * len(base) + "---:|:-:|"]
+        lines += ["| goal | n | before | after | " + "".join(f"{b} | " for b in base) + "target | met |",
+                  "|---|---:|---:|---:|" + "---:|" * len(base) + "---:|:-:|"]
         for g in u["goals"]:
             met = "–" if g["met"] is None else ("yes" if g["met"] else "no")
             others = "".join(f"{_fmt(g['baselines'].get(b))} | " for b in base)
-            lines.append(f"| {g['goal']} | {_fmt(g.get('before'))} | {_fmt(g['value'])} | {others}{_fmt(g['target'])} | {met} |")
+            lines.append(f"| {g['goal']} | {_fmt(g.get('n'))} | {_fmt(g.get('before'))} | {_fmt(g['value'])} | {others}"
+                         f"{_fmt(g['target'])} | {met} |")
         if base:
             lines.append("")
             lines.append("Baselines: " + "; ".join(f"`{b}` = `{u['baselines'][b]}`" for b in base) + " (`no_replay`: the "

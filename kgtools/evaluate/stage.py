@@ -177,7 +177,7 @@ def _build_into(tmp: Path, cfg: EvalConfig, data: Artifact, stages: list[Artifac
         from kgtools.evaluate.update import update_metrics
 
         metrics["update"] = update_metrics(results, outcomes, [lab for lab, _, _ in runs], dict(zip(names, stages, strict=True)),
-                                           routing)
+                                           data.key, routing)
         metrics["goals"] = metrics["update"]["goals"]
     write_json_atomic(tmp / "metrics.json", metrics)
     headline_split = "test_changed" if data.stage == "synth_update" else "test_paraphrase"

@@ -54,6 +54,8 @@ def per_model(results: dict[str, Any], outcomes: list[dict[str, Any]], label: st
         "efficacy_mcq": _get(results, label, "test_changed", "mcq", "accuracy"),
         "efficacy_open_em": _get(results, label, "test_changed", "open_em"),
         "efficacy_n": sum(1 for o in mine if o["split"] == "test_changed"),
+        "efficacy_mcq_n": sum(1 for o in mine if o["split"] == "test_changed" and o["asked"] == "mcq"),
+        "efficacy_open_n": sum(1 for o in mine if o["split"] == "test_changed" and o["asked"] == "open"),
         "stale_said": _div(sum(said), len(said)), "stale_preferred": _div(sum(preferred), len(preferred)),
         "stale_n": len(preferred),
         "removal": _div(sum(removed), len(removed)), "removal_n": len(removed),
@@ -98,12 +100,12 @@ def routing_drift(before: dict[str, dict[int, list[float]]] | None,
     return out
 
 
-def _is_update(art: Artifact) -> bool:
-    return any(k.startswith("synth_update:") for k in art.manifest.get("inputs") or {})
+def _trained_on(art: Artifact, data_key: str) -> bool:
+    return f"synth_update:{data_key}" in (art.manifest.get("inputs") or {})
 
 
 def update_metrics(results: dict[str, Any], outcomes: list[dict[str, Any]], labels: list[str],
-                   stages: dict[str, Artifact], routing: dict[str, Any] | None = None) -> dict[str, Any]:
+                   stages: dict[str, Artifact], data_key: str, routing: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every model's update figures; and where a model of the old release ("before": the last stage whose name
     has no ``/``, else the base model) and an update model ("after": the last ``update/…`` stage) were both
     evaluated, locality, routing drift, cost and the goals — with the same figures for each baseline (the last
@@ -124,8 +126,9 @@ def update_metrics(results: dict[str, Any], outcomes: list[dict[str, Any]], labe
     out["locality"] = {where: locality(outcomes, before, after, f"test_locality_{where}") for where in ("near", "far")}
     out["baseline_locality"] = {g: {where: locality(outcomes, before, last, f"test_locality_{where}")
                                     for where in ("near", "far")} for g, last in groups.items()}
-    chain = lineage_of(stages[after])
-    cost = {"update": _cost([a for a in chain if _is_update(a)]), "old_chain": _cost([a for a in chain if not _is_update(a)])}
+    chain = lineage_of(stages[after])  # this update's stages (trained on this data) and all before them
+    cost = {"update": _cost([a for a in chain if _trained_on(a, data_key)]),
+            "old_chain": _cost([a for a in chain if not _trained_on(a, data_key)])}
     if "retrain" in groups:  # the whole chain trained again from the base model on the new release
         cost["retrain"] = _cost(lineage_of(stages[groups["retrain"]]))
     against = "retrain" if "retrain" in cost else "old_chain"
@@ -143,26 +146,31 @@ def _goals(models: dict[str, Any], before: str, compared: dict[str, str], out: d
     loc = {"update": out["locality"], **out["baseline_locality"]}
     after = compared["update"]
 
-    def goal(text: str, key: str | None, target: float, higher: bool, value_of=None) -> None:
+    def goal(text: str, key: str | None, target: float, higher: bool, value_of=None, n: int | None = None) -> None:
         value_of = value_of or (lambda name, label: models[label][key])
         value = value_of("update", after)
         met = None if value is None else (value >= target if higher else value <= target)
-        goals.append({"goal": text, "value": value, "target": target, "met": met,
+        goals.append({"goal": text, "value": value, "target": target, "met": met, "n": n,
                       "before": models[before][key] if key else None,
                       "baselines": {g: value_of(g, label) for g, label in compared.items() if g != "update"}})
 
-    goal(f"changed facts, multiple choice ≥ {GOALS['efficacy_mcq']}", "efficacy_mcq", GOALS["efficacy_mcq"], True)
-    goal(f"changed facts, open exact match ≥ {GOALS['efficacy_open_em']}", "efficacy_open_em", GOALS["efficacy_open_em"], True)
-    goal(f"old object still said ≤ {GOALS['stale_said']}", "stale_said", GOALS["stale_said"], False)
-    goal(f"old object still preferred ≤ {GOALS['stale_preferred']}", "stale_preferred", GOALS["stale_preferred"], False)
-    goal(f"withdrawn statements rejected ≥ {GOALS['removal']}", "removal", GOALS["removal"], True)
-    if models[after]["acceptance_of_true"] is not None and models[before]["acceptance_of_true"] is not None:
+    m = models[after]
+    goal(f"changed facts, multiple choice ≥ {GOALS['efficacy_mcq']}", "efficacy_mcq", GOALS["efficacy_mcq"], True,
+         n=m["efficacy_mcq_n"])
+    goal(f"changed facts, open exact match ≥ {GOALS['efficacy_open_em']}", "efficacy_open_em", GOALS["efficacy_open_em"],
+         True, n=m["efficacy_open_n"])
+    goal(f"old object still said ≤ {GOALS['stale_said']}", "stale_said", GOALS["stale_said"], False, n=m["stale_n"])
+    goal(f"old object still preferred ≤ {GOALS['stale_preferred']}", "stale_preferred", GOALS["stale_preferred"], False,
+         n=m["stale_n"])
+    goal(f"withdrawn statements rejected ≥ {GOALS['removal']}", "removal", GOALS["removal"], True, n=m["removal_n"])
+    if m["acceptance_of_true"] is not None and models[before]["acceptance_of_true"] is not None:
         # rejecting withdrawn statements counts only if true ones are not rejected with them
         goal("true statements still accepted (not a 'false' bias) ≥ before", "acceptance_of_true",
-             models[before]["acceptance_of_true"], True)
+             models[before]["acceptance_of_true"], True, n=m["true_n"])
     for where in ("near", "far"):
         goal(f"locality {where}: unchanged facts right before, still right ≥ {GOALS[f'locality_{where}']}", None,
-             GOALS[f"locality_{where}"], True, lambda g, _label, where=where: loc[g][where]["share"])
+             GOALS[f"locality_{where}"], True, lambda g, _label, where=where: loc[g][where]["share"],
+             n=loc["update"][where]["right_before"])
     what = "retraining the whole chain on the new release" if against == "retrain" else "the old release's chain"
     goal(f"update training time ≤ {GOALS['cost_ratio']} × {what}", None, GOALS["cost_ratio"], False,
          lambda g, _label: cost_ratio if g == "update" else None)

@@ -216,6 +216,7 @@ def test_update_pipeline_chains_releases_with_baselines_and_reuses_everything(tm
         assert (u["before"], u["after"]) == ("before", "update/reinforce")
         assert u["baselines"] == {"no_replay": "no_replay/reinforce", "retrain": "retrain/reinforce"}
         assert u["cost"]["against"] == "retrain" and u["cost"]["retrain"]["stages"] == ["kg_sft", "distill", "reinforce"]
+        assert u["cost"]["update"]["stages"] == ["kg_sft", "reinforce"]  # this release's update only, not the one before
         assert all(set(g["baselines"]) == {"no_replay", "retrain"} for g in u["goals"])
     again = _cli("run", str(pipeline))
     assert again.returncode == 0, again.stderr[-2000:]

@@ -5,6 +5,7 @@ stage resumes to the same result, ESFT leaves unselected experts untouched, bad 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -279,6 +280,15 @@ def test_update_training_adds_an_adapter_to_the_old_chain(chain, synth_data, tmp
     assert reinforce.metrics()["after"]["pairs"] > 0
     with pytest.raises(ConfigError, match="'kg_sft' is the first stage"):  # plain synth data: no kg_sft on a chain
         train(cfg, synth_data, store, parent=old_model.artifact)
+    # an update of a model whose earlier stages are gone (the old reinforce adapter copied away alone): one line
+    lone = tmp_path / "lone" / "reinforce"
+    shutil.copytree(old_model.path, lone)
+    before = sorted(p.name for p in (store.root / "train" / "kg_sft").iterdir())
+    proc = _cli("train", "--data", str(data.path), "--from", str(lone), "--stages", "kg_sft",
+                "--artifacts", str(store.root))
+    assert proc.returncode == 2 and "its parent stage" in proc.stderr and "is gone" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) <= 3
+    assert sorted(p.name for p in (store.root / "train" / "kg_sft").iterdir()) == before  # nothing written
 
     # update evaluation: the old release's model against the update's, on the update's own splits
     import pandas as pd
