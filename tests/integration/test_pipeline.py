@@ -76,6 +76,7 @@ def test_second_run_does_nothing(first_run, mini):
     assert proc.stdout.count("reused") >= len(STAGES)
 
 
+@pytest.mark.slow  # 21 s; --from (below) covers a partial rebuild in the fast suite
 def test_changed_dedupe_threshold_reruns_dedupe_and_what_follows(first_run, mini, tmp_path):
     changed = mini.with_name("mini_changed.yaml")
     changed.write_text(mini.read_text().replace("threshold: 0.95", "threshold: 0.9"))
