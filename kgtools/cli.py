@@ -172,6 +172,16 @@ def _announce(stage: str, result: Any) -> dict[str, Any]:
     return result.artifact.manifest
 
 
+def _section(config: Path | None, name: str) -> Any:
+    """A stage's settings from ``--config``: the ``name:`` section of a pipeline file, or the bare section."""
+    from kgtools.config import read_yaml
+
+    if config is None:
+        return {}
+    loaded = read_yaml(config) or {}
+    return loaded.get(name, loaded) if isinstance(loaded, dict) else loaded
+
+
 def _open_kg(ref: Path):
     """A kg artifact folder, or the latest kg artifact under an artifact root."""
     from kgtools.artifacts import Artifact, ArtifactStore
@@ -413,13 +423,10 @@ def synth_build(
 ) -> None:
     """Generate questions and answers from the graph's facts and paths, split for honest evaluation."""
     from kgtools.artifacts import ArtifactStore
-    from kgtools.config import SynthConfig, parse_config, read_yaml
+    from kgtools.config import SynthConfig, parse_config
     from kgtools.synth.stage import synthesize
 
-    data: dict[str, Any] = {}
-    if config is not None:
-        loaded = read_yaml(config) or {}
-        data = loaded.get("synth", loaded) if isinstance(loaded, dict) else loaded
+    data: Any = _section(config, "synth")
     if seed is not None:
         data = {**data, "seed": seed}
     cfg = parse_config(SynthConfig, data, prefix="synth", source=str(config) if config else None)
@@ -463,13 +470,10 @@ def synth_update(
     """Update data from a kg diff: changed facts in several phrasings, the old answers to reject, replay of
     unchanged facts, and the update's evaluation splits (changed, removed, portability, locality near / far)."""
     from kgtools.artifacts import Artifact, ArtifactStore
-    from kgtools.config import SynthConfig, parse_config, read_yaml
+    from kgtools.config import SynthConfig, parse_config
     from kgtools.synth.stage import synthesize_update
 
-    data: dict[str, Any] = {}
-    if config is not None:
-        loaded = read_yaml(config) or {}
-        data = loaded.get("synth", loaded) if isinstance(loaded, dict) else loaded
+    data: Any = _section(config, "synth")
     cfg = parse_config(SynthConfig, data, prefix="synth", source=str(config) if config else None)
     art = Artifact.open(diff, "kg_diff") if (diff / "manifest.json").is_file() else ArtifactStore(diff).latest("kg_diff")
     with console.status("synthesising the update…") as status:
@@ -591,14 +595,11 @@ def train_cmd(
 ) -> None:
     """Fine-tune an MoE model in three stages: kg_sft → distill (context distillation) → reinforce (DPO)."""
     from kgtools.artifacts import Artifact, ArtifactStore
-    from kgtools.config import TrainConfig, parse_config, read_yaml
+    from kgtools.config import TrainConfig, parse_config
     from kgtools.train.stage import train
 
     _quiet_models()
-    values: dict[str, Any] = {}
-    if config is not None:
-        loaded = read_yaml(config) or {}
-        values = loaded.get("train", loaded) if isinstance(loaded, dict) else loaded
+    values: Any = _section(config, "train")
     if model is not None:
         values = {**values, "model": model}
     if stages is not None:
@@ -678,15 +679,12 @@ def evaluate_cmd(
 ) -> None:
     """Closed-book QA, multiple choice, negatives and retention for the base model and every stage."""
     from kgtools.artifacts import Artifact, ArtifactStore
-    from kgtools.config import TRAIN_STAGES, EvalConfig, parse_config, read_yaml
+    from kgtools.config import TRAIN_STAGES, EvalConfig, parse_config
     from kgtools.errors import ArtifactError
     from kgtools.evaluate.stage import evaluate
 
     _quiet_models()
-    values: dict[str, Any] = {}
-    if config is not None:
-        loaded = read_yaml(config) or {}
-        values = loaded.get("evaluate", loaded) if isinstance(loaded, dict) else loaded
+    values: Any = _section(config, "evaluate")
     cfg = parse_config(EvalConfig, values, prefix="evaluate", source=str(config) if config else None)
     store = ArtifactStore(artifacts)
     stages = [Artifact.open(p) for p in stage]
@@ -733,14 +731,11 @@ def audit_cmd(
     """What a model knows of a graph: its facts asked closed-book and as multiple choice, per concept and relation."""
     from kgtools.artifacts import ArtifactStore
     from kgtools.audit.stage import audit
-    from kgtools.config import AuditConfig, parse_config, read_yaml
+    from kgtools.config import AuditConfig, parse_config
     from kgtools.graph.stage import kg_of
 
     _quiet_models()
-    values: dict[str, Any] = {}
-    if config is not None:
-        loaded = read_yaml(config) or {}
-        values = loaded.get("audit", loaded) if isinstance(loaded, dict) else loaded
+    values: Any = _section(config, "audit")
     if trust_remote_code:
         values = {**values, "trust_remote_code": True}
     cfg = parse_config(AuditConfig, values, prefix="audit", source=str(config) if config else None)

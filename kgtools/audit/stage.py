@@ -14,7 +14,6 @@ most often wrong) and ``heatmap.png`` (relation × how asked and stated/inferred
 
 from __future__ import annotations
 
-import random
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -67,6 +66,7 @@ def model_source(ref: str | Path, cfg: AuditConfig) -> tuple[dict[str, Any], Cal
 
 def questions(cfg: AuditConfig, kg) -> list[dict[str, Any]]:
     """One question per fact and task (the first phrasing), sampled per task and relation."""
+    from kgtools.evaluate.stage import sample_per_group
     from kgtools.synth.stage import generate_examples
 
     tasks = {t: {"enabled": t in cfg.tasks} for t in SynthConfig().tasks.active()}
@@ -80,13 +80,7 @@ def questions(cfg: AuditConfig, kg) -> list[dict[str, Any]]:
             continue
         seen.add(fact)
         by_group[(e["task"], e.get("relation") or "-")].append(e)
-    out = []
-    for group in sorted(by_group):
-        rows = by_group[group]
-        if cfg.max_per_relation is not None and len(rows) > cfg.max_per_relation:
-            rows = random.Random(f"{cfg.seed}:{group}").sample(rows, cfg.max_per_relation)
-        out += rows
-    return out
+    return sample_per_group(by_group, cfg.max_per_relation, cfg.seed)
 
 
 def audit(cfg: AuditConfig, model_ref: str | Path, kg: Artifact, store: ArtifactStore, *, force: bool = False,

@@ -110,17 +110,22 @@ def stage_labels(stages: Sequence[Artifact]) -> list[str]:
     return labels
 
 
+def sample_per_group(groups: dict[Any, list[dict[str, Any]]], limit: int | None, seed: int) -> list[dict[str, Any]]:
+    """At most ``limit`` rows of each group (a seeded sample per group, groups in sorted order)."""
+    out = []
+    for key in sorted(groups):
+        rows = groups[key]
+        if limit is not None and len(rows) > limit:
+            rows = random.Random(f"{seed}:{key}").sample(rows, limit)
+        out += rows
+    return out
+
+
 def _sample(examples: list[dict[str, Any]], cfg: EvalConfig) -> list[dict[str, Any]]:
     by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for ex in examples:
         by_task[ex["task"]].append(ex)
-    out = []
-    for task in sorted(by_task):
-        rows = by_task[task]
-        if cfg.max_per_task is not None and len(rows) > cfg.max_per_task:
-            rows = random.Random(f"{cfg.seed}:{task}").sample(rows, cfg.max_per_task)
-        out += rows
-    return out
+    return sample_per_group(by_task, cfg.max_per_task, cfg.seed)
 
 
 def _build_into(tmp: Path, cfg: EvalConfig, data: Artifact, stages: list[Artifact], names: list[str], text_path: Path,
