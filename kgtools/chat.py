@@ -25,10 +25,18 @@ def _ids(encoded) -> list[int]:
     return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
 
 
-def encode(tokenizer, prompt: list[dict[str, str]], answer: str) -> tuple[list[int], list[int]]:
+def encode_prompt(tokenizer, prompt: list[dict[str, str]]) -> list[int]:
+    """The ids of the prompt turns and the generation prompt: what a model is given to answer."""
+    return _ids(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=True))
+
+
+def encode(tokenizer, prompt: list[dict[str, str]], answer: str, *,
+           prompt_ids: list[int] | None = None) -> tuple[list[int], list[int]]:
     """(prompt ids, answer ids) under the tokenizer's chat template. The answer ids are what the template
-    puts after the generation prompt (end-of-turn tokens included), so the loss covers them exactly."""
-    prompt_ids = _ids(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=True))
+    puts after the generation prompt (end-of-turn tokens included), so the loss covers them exactly.
+    ``prompt_ids`` (``encode_prompt`` of the same prompt) saves rendering it again for each of its answers."""
+    if prompt_ids is None:
+        prompt_ids = encode_prompt(tokenizer, prompt)
     full = _ids(tokenizer.apply_chat_template([*prompt, {"role": "assistant", "content": answer}],
                                               tokenize=True, return_dict=True))
     if full[: len(prompt_ids)] == prompt_ids and len(full) > len(prompt_ids):

@@ -555,7 +555,7 @@ class AuditConfig(StageConfig):
     tasks: list[str] = Field(default_factory=lambda: ["fact_qa", "mcq"], min_length=1,
                              description="how facts are asked: synth tasks (fact_qa: closed-book open, mcq: multiple choice, …)")
     max_per_relation: int | None = Field(50, ge=1, description="at most this many facts per task and relation (sampled); null: all")
-    batch_size: int = Field(16, ge=1)
+    batch_size: int = Field(32, ge=1, description="answers per forward pass (generation and answer scoring); the metrics do not depend on it")
     max_new_tokens: int = Field(48, ge=1)
     confident: float = Field(0.5, gt=0, lt=1)
     trust_remote_code: bool = Field(False, description="allow a checkpoint's own Python code to run")
@@ -589,7 +589,7 @@ class EvalConfig(StageConfig):
         "the splits to evaluate; default: test_paraphrase, test_novel_template and test_heldout, or on update data "
         "(synth update) test_changed, test_removed, test_portability, test_locality_near and test_locality_far"))
     max_per_task: int | None = Field(200, ge=1, description="at most this many examples per split and task (sampled)")
-    batch_size: int = Field(16, ge=1)
+    batch_size: int = Field(32, ge=1, description="answers per forward pass (generation and answer scoring); the metrics do not depend on it")
     max_new_tokens: int = Field(48, ge=1)
     with_context: bool = Field(True, description="also evaluate the kg_sft model with the graph facts in the prompt")
     include_base: bool = Field(True, description="also evaluate the model before fine-tuning")

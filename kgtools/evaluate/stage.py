@@ -269,8 +269,9 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
                 inferred[f"probe_{kind}"][1] += 1
 
     stale_rows = [ex for ex in open_rows if ex.get("negative_kind") == "stale" and ex.get("rejected")]
-    prefers_old = {ex["id"]: probe.choose(model, tokenizer, prompt(ex), [ex["answer"], ex["rejected"]],
-                                          batch_size=cfg.batch_size)[0] == 1 for ex in stale_rows}
+    old_picks = probe.choose_many(model, tokenizer, [(prompt(ex), [ex["answer"], ex["rejected"]]) for ex in stale_rows],
+                                  batch_size=cfg.batch_size)
+    prefers_old = {ex["id"]: best == 1 for ex, (best, _) in zip(stale_rows, old_picks, strict=True)}
     samples = []
     for ex, (text, conf) in zip(open_rows, answers, strict=True):
         em, contains = _score_open(ex, text)
@@ -303,8 +304,8 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
     # multiple choice by log-likelihood, no generation
     mcq = [ex for ex in rows if ex["task"] == "mcq" and ex["choices"]]
     correct = diagnosis = diagnosis_right = 0
-    for ex in mcq:
-        best, _ = probe.choose(model, tokenizer, prompt(ex), ex["choices"], batch_size=cfg.batch_size)
+    picks = probe.choose_many(model, tokenizer, [(prompt(ex), ex["choices"]) for ex in mcq], batch_size=cfg.batch_size)
+    for ex, (best, _) in zip(mcq, picks, strict=True):
         correct += best == ex["answer_index"]
         note({"id": ex["id"], "task": ex["task"], "asked": "mcq", "ok": best == ex["answer_index"],
               "said": ex["choices"][best],
@@ -323,8 +324,9 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
     yn = [ex for ex in rows if ex["task"] == "yes_no" and ex.get("rejected")]
     right = accepted = corrupted = true_accepted = true = 0
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for ex in yn:
-        best, _ = probe.choose(model, tokenizer, prompt(ex), [ex["answer"], ex["rejected"]], batch_size=cfg.batch_size)
+    picks = probe.choose_many(model, tokenizer, [(prompt(ex), [ex["answer"], ex["rejected"]]) for ex in yn],
+                              batch_size=cfg.batch_size)
+    for ex, (best, _) in zip(yn, picks, strict=True):
         right += best == 0
         note({"id": ex["id"], "task": ex["task"], "asked": "yes_no", "ok": best == 0,
               "said": (ex["answer"], ex["rejected"])[best], "says_old": None,

@@ -104,6 +104,32 @@ def test_adapter_reload_and_merge_give_the_trained_logits(chain):
     assert not torch.allclose(a, ref, atol=1e-3)  # the reinforce adapter does change the model
 
 
+def test_batched_evaluation_gives_the_metrics_of_one_example_at_a_time(chain, synth_data):
+    """Issue 16: the evaluation batches generation and answer scoring across examples; every metric and every
+    per-example outcome is what asking one example at a time gives."""
+    import json
+
+    from datasets import load_from_disk
+
+    from kgtools.config import EvalConfig
+    from kgtools.evaluate.stage import _entity_names, _sample, evaluate_split
+
+    _store, (_sft, _distill, reinforce) = chain
+    model, tokenizer = load_stage_model(reinforce.artifact)
+    dd = load_from_disk(str(synth_data.path / "dataset"))
+    rows = _sample(dd["validation"].to_list() + dd["test_heldout"].to_list(), EvalConfig(max_per_task=10))
+    assert {"mcq", "yes_no", "fact_qa", "definition"} <= {r["task"] for r in rows}
+    entities = _entity_names(dd)
+    runs = {}
+    for batch_size in (1, 16):
+        record: list = []
+        metrics = evaluate_split(model, tokenizer, rows, entities, EvalConfig(batch_size=batch_size),
+                                 with_context=False, record=record)
+        runs[batch_size] = (json.dumps(metrics, sort_keys=True), record)
+    assert runs[1][0] == runs[16][0]
+    assert runs[1][1] == runs[16][1]
+
+
 def test_export_writes_a_standalone_checkpoint(chain, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
