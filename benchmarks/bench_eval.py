@@ -46,8 +46,9 @@ def main() -> None:
     from kgtools.config import EvalConfig, KgConfig, SynthConfig, TrainConfig, parse_config
     from kgtools.evaluate.stage import _entity_names, _sample, evaluate_split, inference_device
     from kgtools.graph.stage import build_kg
+    from kgtools.models import load_stage_model
     from kgtools.synth.stage import synthesize
-    from kgtools.train.stage import load_stage_model, train_stage
+    from kgtools.train.stage import train_stage
 
     with tempfile.TemporaryDirectory() as tmp:
         store = ArtifactStore(Path(tmp) / "artifacts")

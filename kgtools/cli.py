@@ -636,7 +636,7 @@ def export_cmd(
 ) -> None:
     """Merge a stage's adapter chain into a standalone Hugging Face checkpoint."""
     from kgtools.artifacts import Artifact
-    from kgtools.train.stage import export
+    from kgtools.train.export import export
 
     _quiet_models()
     with console.status("merging adapters…"):

@@ -24,7 +24,7 @@ from typing import Any
 from kgtools.artifacts import Artifact, ArtifactStore, StageResult, artifact_key, write_json_atomic
 from kgtools.config import TRAIN_STAGES, TrainConfig
 from kgtools.errors import ArtifactError, ConfigError, KgtoolsError
-from kgtools.models import ModelSpec, lineage_of, load_stage_model
+from kgtools.models import ModelSpec, lineage_of
 
 log = logging.getLogger(__name__)
 PREFIX = "train"
@@ -381,32 +381,3 @@ def load_model(cfg: TrainConfig, parent: Artifact | None, tokenizer, save_base_t
     for artifact in chain:
         model = merge_adapter(model, artifact.path)
     return model, [a.stage.split("/", 1)[1] + ":" + a.key for a in chain]
-
-
-def export(artifact: Artifact, out: str | Path, *, trust_remote_code: bool = False) -> Path:
-    """Merge the stage chain of ``artifact`` into a standalone checkpoint folder (written then renamed).
-    ``trust_remote_code`` is the user's to give; an artifact that needs it is refused without it."""
-    out = Path(out)
-    if not artifact.stage.startswith("train/"):
-        raise ConfigError(f"{artifact.path}: is a {artifact.stage!r} artifact; export takes a train artifact "
-                          "(artifacts/train/<stage>/<key>)")
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out}: exists and is a file; choose a new folder for the exported model")
-    if out.exists() and any(out.iterdir()):
-        raise ConfigError(f"{out}: exists and is not empty; choose a new folder for the exported model")
-    model, tokenizer = load_stage_model(artifact, merge=True, trust_remote_code=trust_remote_code)
-    tmp = out.with_name(f".tmp-{out.name}.{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        model.save_pretrained(str(tmp))
-        tokenizer.save_pretrained(str(tmp))
-        write_json_atomic(tmp / "kgtools_export.json", {"from": str(artifact.path), "stage": artifact.stage,
-                                                        "lineage": [a.stage + ":" + a.key for a in lineage_of(artifact)]})
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out

@@ -16,8 +16,9 @@ from kgtools.artifacts import ArtifactStore
 from kgtools.config import KgConfig, SynthConfig, TrainConfig, parse_config
 from kgtools.errors import ConfigError
 from kgtools.graph.stage import build_kg
+from kgtools.models import load_stage_model
 from kgtools.synth.stage import synthesize
-from kgtools.train.stage import load_stage_model, train, train_stage
+from kgtools.train.stage import train, train_stage
 
 from ..conftest import BUNDLED
 
@@ -148,6 +149,19 @@ def test_export_writes_a_standalone_checkpoint(chain, tmp_path):
     again = subprocess.run([sys.executable, "-m", "kgtools.cli", "export", str(results[2].path), str(out)],
                            capture_output=True, text=True)
     assert again.returncode == 2 and "not empty" in again.stderr
+    # issue 16: checked against the adapter chain on disk, and loadable by transformers' pipeline unchanged
+    check = json.loads((out / "kgtools_export.json").read_text("utf-8"))["check"]
+    assert check["dtype"] == "float32" and 0 <= check["max_abs_logit_delta"] <= check["tolerance"] == 1e-3
+    assert check["tokens"] > 20
+    gen = json.loads((out / "generation_config.json").read_text("utf-8"))
+    assert gen["eos_token_id"] == tok.eos_token_id == tok.convert_tokens_to_ids("<|end|>")
+    assert gen["pad_token_id"] == tok.pad_token_id
+    from transformers import pipeline
+
+    chat = [{"role": "user", "content": "What treats influenza?"}]
+    said = pipeline("text-generation", model=str(out), device="cpu")(chat, max_new_tokens=8, do_sample=False)
+    reply = said[0]["generated_text"][-1]
+    assert reply["role"] == "assistant" and "<|" not in reply["content"]  # the template's turn end stops it
 
 
 def test_audit_asks_every_relation_of_the_graph(chain, tmp_path):
