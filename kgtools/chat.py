@@ -25,9 +25,24 @@ def _ids(encoded) -> list[int]:
     return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
 
 
+def render(tokenizer, turns: list[dict[str, str]], **kwargs: Any):
+    """``tokenizer.apply_chat_template`` — and for a template that refuses a system turn (Mixtral-Instruct's:
+    "Conversation roles must alternate user/assistant…"), the system turn's text put before the first user
+    turn's, as those models are taught to read instructions."""
+    from jinja2.exceptions import TemplateError
+
+    try:
+        return tokenizer.apply_chat_template(turns, **kwargs)
+    except TemplateError:
+        if len(turns) < 2 or turns[0]["role"] != "system" or turns[1]["role"] != "user":
+            raise
+        folded = {"role": "user", "content": turns[0]["content"] + "\n\n" + turns[1]["content"]}
+        return tokenizer.apply_chat_template([folded, *turns[2:]], **kwargs)
+
+
 def encode_prompt(tokenizer, prompt: list[dict[str, str]]) -> list[int]:
     """The ids of the prompt turns and the generation prompt: what a model is given to answer."""
-    return _ids(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=True))
+    return _ids(render(tokenizer, prompt, add_generation_prompt=True, tokenize=True, return_dict=True))
 
 
 def encode(tokenizer, prompt: list[dict[str, str]], answer: str, *,
@@ -37,8 +52,7 @@ def encode(tokenizer, prompt: list[dict[str, str]], answer: str, *,
     ``prompt_ids`` (``encode_prompt`` of the same prompt) saves rendering it again for each of its answers."""
     if prompt_ids is None:
         prompt_ids = encode_prompt(tokenizer, prompt)
-    full = _ids(tokenizer.apply_chat_template([*prompt, {"role": "assistant", "content": answer}],
-                                              tokenize=True, return_dict=True))
+    full = _ids(render(tokenizer, [*prompt, {"role": "assistant", "content": answer}], tokenize=True, return_dict=True))
     if full[: len(prompt_ids)] == prompt_ids and len(full) > len(prompt_ids):
         answer_ids = full[len(prompt_ids):]
         # templates end a conversation with a newline after the end-of-turn token: not part of the answer

@@ -129,22 +129,61 @@ def load_checkpoint(path: Path, *, trust_remote_code: bool = False, dtype=None):
                                                 trust_remote_code=trust_remote_code, local_files_only=True)
 
 
+@dataclass(frozen=True)
+class MoeLayout:
+    """Where an MoE family keeps its parts (module paths inside a decoder layer) and which config fields say
+    how many. In transformers 5 every family's routed experts are fused 3-D tensors under ``mlp.experts``
+    (``gate_up_proj`` [E, 2·I, H], ``down_proj`` [E, H, I]) and the router is ``mlp.gate``."""
+
+    n_experts: str  # config field: routed experts per MoE layer
+    shared: str | None = None  # module of the shared expert(s), if the family has them
+    dense_first: str | None = None  # config field: how many leading layers are dense MLPs
+    attention: str = "GQA"  # "MLA": low-rank q/kv projections (q_a/q_b, kv_a_proj_with_mqa, kv_b)
+    router: str = "mlp.gate"
+    experts: str = "mlp.experts"
+
+
+# The architecture facts that differ between the supported families, in one place (tests/integration/
+# test_architectures.py takes a scaled-down checkpoint of each through the whole CLI).
+ARCHITECTURES: dict[str, MoeLayout] = {
+    "deepseek_v2": MoeLayout("n_routed_experts", "mlp.shared_experts", "first_k_dense_replace", "MLA"),
+    "deepseek_v3": MoeLayout("n_routed_experts", "mlp.shared_experts", "first_k_dense_replace", "MLA"),
+    "qwen2_moe": MoeLayout("num_experts", "mlp.shared_expert"),  # its output scaled by a sigmoid mlp.shared_expert_gate
+    "qwen3_moe": MoeLayout("num_experts"),
+    "olmoe": MoeLayout("num_experts"),
+    "mixtral": MoeLayout("num_local_experts"),
+}
+# A model type not in the table (a checkpoint's own code, an older transformers layout): the names the
+# families above use, tried in turn; ``block_sparse_moe`` is Mixtral's module name before transformers 5.
+FALLBACK_ROUTERS = ("mlp.gate", "block_sparse_moe.gate")
+FALLBACK_EXPERT_COUNTS = ("n_routed_experts", "num_experts", "num_local_experts")
+FALLBACK_SHARED = ("mlp.shared_experts", "mlp.shared_expert")
+
+
+def layout_of(model) -> MoeLayout | None:
+    """The family's layout from the table, or None for a model type kgtools has no entry for."""
+    return ARCHITECTURES.get(getattr(model.config, "model_type", None))
+
+
 def routers(model) -> dict[int, Any]:
-    """Layer index → router module (``mlp.gate`` / ``block_sparse_moe.gate``) of an MoE model."""
+    """Layer index → router module (``mlp.gate``; ``block_sparse_moe.gate`` in older layouts) of an MoE model."""
+    layout = layout_of(model)
+    suffixes = (layout.router,) if layout is not None else FALLBACK_ROUTERS
     found: dict[int, Any] = {}
     for name, module in model.named_modules():
         parts = name.split(".")
-        if len(parts) >= 3 and parts[-1] == "gate" and parts[-2] in ("mlp", "block_sparse_moe") and "layers" in parts:
-            if name.count("lora_") or name.endswith("base_layer"):
-                continue
-            layer = int(parts[parts.index("layers") + 1])
-            found.setdefault(layer, module)
+        if "layers" not in parts or "lora_" in name or name.endswith("base_layer"):
+            continue
+        at = parts.index("layers") + 1
+        if at < len(parts) and ".".join(parts[at + 1:]) in suffixes:
+            found.setdefault(int(parts[at]), module)
     return found
 
 
 def n_experts(model) -> int:
     cfg = model.config
-    for attr in ("n_routed_experts", "num_experts", "num_local_experts"):
+    layout = layout_of(model)
+    for attr in (layout.n_experts,) if layout is not None else FALLBACK_EXPERT_COUNTS:
         if getattr(cfg, attr, None):
             return int(getattr(cfg, attr))
     raise ConfigError(f"{type(model).__name__}: not a Mixture-of-Experts model (no routed experts in its config)")
@@ -158,6 +197,11 @@ def group_targets(model, groups: list[str]) -> tuple[list[str], list[str], list[
     ``.weight``, not ``target_modules``: PEFT 0.21's transformers-v4 shim rewrites any ``gate_proj``/``up_proj``/
     ``down_proj`` module target of a DeepSeek/Mixtral/Qwen-MoE model into the fused routed experts, so the
     shared experts would silently never get LoRA."""
+    layout = layout_of(model)
+    if layout is None:
+        shared, router, experts = FALLBACK_SHARED, FALLBACK_ROUTERS, "mlp.experts"
+    else:
+        shared, router, experts = (layout.shared,) if layout.shared else (), (layout.router,), layout.experts
     module_names = [n for n, _ in model.named_modules()]
     params = [n for n, _ in model.named_parameters()]
     modules: set[str] = set()
@@ -170,7 +214,7 @@ def group_targets(model, groups: list[str]) -> tuple[list[str], list[str], list[
             modules.update(hits)
         elif group == "shared_experts":
             hits = sorted({".".join(p.split(".")[-3:]) for p in params
-                           if re.search(r"\.shared_experts?\.(gate|up|down)_proj\.weight$", p)})
+                           if any(p.endswith(f".{s}.{proj}_proj.weight") for s in shared for proj in ("gate", "up", "down"))})
             parameters += hits
         elif group == "dense_mlp":
             hits = sorted({".".join(p.split(".")[-3:]) for p in params
@@ -178,10 +222,10 @@ def group_targets(model, groups: list[str]) -> tuple[list[str], list[str], list[
             parameters += hits
         elif group == "routed_experts":
             hits = sorted({".".join(p.split(".")[-3:]) for p in params
-                           if p.endswith(("mlp.experts.gate_up_proj", "mlp.experts.down_proj"))})
+                           if p.endswith((f"{experts}.gate_up_proj", f"{experts}.down_proj"))})
             parameters += hits
         elif group == "router":
-            hits = [p for p in params if p.endswith(("mlp.gate.weight", "block_sparse_moe.gate.weight"))]
+            hits = [p for p in params if p.endswith(tuple(f"{r}.weight" for r in router))]
             router_params += hits
         else:
             raise ConfigError(f"train.lora.targets: unknown group {group!r}; allowed: {', '.join(TARGET_GROUPS)}")
@@ -194,7 +238,7 @@ def group_targets(model, groups: list[str]) -> tuple[list[str], list[str], list[
 def _group_hint(group: str) -> str:
     return {
         "attention": "self_attn projections",
-        "shared_experts": "mlp.shared_experts.{gate,up,down}_proj",
+        "shared_experts": "mlp.shared_experts / mlp.shared_expert .{gate,up,down}_proj",
         "routed_experts": "fused mlp.experts.gate_up_proj / down_proj",
         "dense_mlp": "dense mlp.{gate,up,down}_proj layers",
         "router": "mlp.gate",

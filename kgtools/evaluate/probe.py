@@ -86,13 +86,18 @@ def _greedy(model, padded, max_new_tokens: int, stop: set[int]) -> list[tuple[li
 
 
 def _pad(tokenizer, rows: list[list[int]], *, side: str, device):
-    """A batch of token-id rows padded by the tokenizer (ids and attention mask as tensors on ``device``)."""
-    before = tokenizer.padding_side
+    """A batch of token-id rows padded by the tokenizer (ids and attention mask as tensors on ``device``); a
+    tokenizer without a pad token (Mixtral's) pads with its end-of-sequence token, which the mask hides."""
+    before, pad = tokenizer.padding_side, tokenizer.pad_token
     tokenizer.padding_side = side
+    if pad is None:
+        tokenizer.pad_token = tokenizer.eos_token
     try:
         batch = tokenizer.pad({"input_ids": rows}, padding=True, return_tensors="pt")
     finally:
         tokenizer.padding_side = before
+        if pad is None:
+            tokenizer.pad_token = None
     return {k: v.to(device) for k, v in batch.items()}
 
 

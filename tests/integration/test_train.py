@@ -105,6 +105,7 @@ def test_adapter_reload_and_merge_give_the_trained_logits(chain):
     assert not torch.allclose(a, ref, atol=1e-3)  # the reinforce adapter does change the model
 
 
+@pytest.mark.slow  # ~15 s; tests/unit/test_probe.py checks the same at the function level in the fast suite
 def test_batched_evaluation_gives_the_metrics_of_one_example_at_a_time(chain, synth_data):
     """Issue 16: the evaluation batches generation and answer scoring across examples; every metric and every
     per-example outcome is what asking one example at a time gives."""
