@@ -55,8 +55,9 @@ def kl_terms(model, inputs: dict[str, Any], temperature: float):
 
     student = model(input_ids=inputs["input_ids"], position_ids=inputs["position_ids"],
                     attention_mask=inputs["attention_mask"]).logits[:, :-1]
-    with torch.no_grad(), model.disable_adapter():
-        teacher = model(input_ids=inputs["teacher_input_ids"], position_ids=inputs["teacher_position_ids"],
+    inner = getattr(model, "module", model)  # under DDP (several processes) the PEFT model is wrapped
+    with torch.no_grad(), inner.disable_adapter():
+        teacher = inner(input_ids=inputs["teacher_input_ids"], position_ids=inputs["teacher_position_ids"],
                         attention_mask=inputs["teacher_attention_mask"]).logits[:, :-1]
     s_labels = inputs["labels"][:, 1:]
     t_mask = inputs["teacher_labels"][:, 1:] != IGNORE

@@ -116,27 +116,30 @@ def train_stage(cfg: TrainConfig, name: str, data: Artifact, store: ArtifactStor
     def build(tmp: Path) -> dict[str, Any]:
         return _build_into(tmp, final, work, cfg, name, data, parent, corpus, say, callbacks)
 
-    if int(os.environ.get("RANK", "0")) != 0:
-        return _follow_main_rank(store, name, key, build)
+    from accelerate import PartialState
+
+    state = PartialState()  # one process, or one of several under `accelerate launch` / torchrun
+    if not state.is_main_process:
+        return _follow_main_process(state, store, name, key, build)
     artifact, built = store.build(stage_dir(name), key, config, inputs, build, force=force)
     if built:
         shutil.rmtree(work, ignore_errors=True)
+    state.wait_for_everyone()  # the others read the artifact once it is complete
     return TrainResult(artifact, built)
 
 
-def _follow_main_rank(store: ArtifactStore, name: str, key: str, build: Callable[[Path], Any]) -> TrainResult:
-    """Under ``accelerate launch`` every rank trains, but only rank 0 writes the artifact: the others build
-    into a scratch folder that is thrown away, then wait for rank 0's manifest."""
+def _follow_main_process(state, store: ArtifactStore, name: str, key: str, build: Callable[[Path], Any]) -> TrainResult:
+    """Under several processes every one trains (the gradient exchange needs all of them), but only the main
+    process writes the artifact: the others build into a scratch folder that is thrown away, then wait at
+    accelerate's barrier until the main process has written it."""
     import tempfile
 
-    if (existing := store.find(stage_dir(name), key)) is None:
+    if store.find(stage_dir(name), key) is None:
         with tempfile.TemporaryDirectory() as scratch:
             build(Path(scratch))
-    deadline = time.time() + 600
-    while (existing := store.find(stage_dir(name), key)) is None:
-        if time.time() > deadline:
-            raise ArtifactError(f"{store.path_for(stage_dir(name), key)}: rank 0 did not write the artifact")
-        time.sleep(1)
+    state.wait_for_everyone()
+    if (existing := store.find(stage_dir(name), key)) is None:
+        raise ArtifactError(f"{store.path_for(stage_dir(name), key)}: the main process did not write the artifact")
     return TrainResult(existing, False)
 
 
