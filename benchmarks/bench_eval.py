@@ -35,6 +35,8 @@ def main() -> None:
     parser.add_argument("--per-task", type=int, default=30, help="examples per task (sampled as the evaluation does)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", default="1,2", help="torch threads on CPU, one pair of runs each (0: torch's default)")
+    parser.add_argument("--shape", help="a random checkpoint of a real model's shape (see bench_train.py --shape)")
+    parser.add_argument("--layers", type=int, help="with --shape: this many decoder layers")
     args = parser.parse_args()
 
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
@@ -55,7 +57,16 @@ def main() -> None:
         kg = build_kg(KgConfig(ontologies=[ROOT / "ontologies" / "medical.ttl"]), store).artifact
         data = synthesize(parse_config(SynthConfig, {"splits": {"paraphrase": 0.5}, "tasks": {"yes_no": {"weight": 2}}}),
                           kg, store).artifact
-        cfg = parse_config(TrainConfig, {"model": args.model, "kg_sft": {"max_steps": args.steps, "lr": 3e-3}})
+        model_name = args.model
+        if args.shape:
+            sys.path.insert(0, str(Path(__file__).parent))
+            from bench_train import write_shape
+
+            from kgtools.train.stage import load_examples, load_tokenizer
+
+            trained, _ = load_tokenizer(parse_config(TrainConfig, {}), None, load_examples(data)["train"], None)
+            model_name = str(write_shape(args.shape, args.layers, Path(tmp) / args.shape, trained))
+        cfg = parse_config(TrainConfig, {"model": model_name, "kg_sft": {"max_steps": args.steps, "lr": 3e-3}})
         sft = train_stage(cfg, "kg_sft", data, store).artifact
         model, tokenizer = load_stage_model(sft)
         model.to(inference_device())
@@ -80,7 +91,7 @@ def main() -> None:
 
     n_params = sum(p.numel() for p in model.parameters())
     kinds = {"open": sum(v["n"] for v in m_one["open"].values()), "mcq": m_one["mcq"]["n"], "yes_no": m_one["yes_no"]["n"]}
-    print(f"model {args.model} ({n_params / 1e6:.1f} M parameters) after {args.steps} kg_sft steps, device "
+    print(f"model {args.shape or args.model} ({n_params / 1e6:.1f} M parameters) after {args.steps} kg_sft steps, device "
           f"{inference_device()}; {len(rows)} examples of {args.split} ({', '.join(f'{k} {v}' for k, v in kinds.items())})")
     print(f"{'run':<40}{'threads':>8}{'seconds':>10}{'examples/s':>12}{'ratio':>8}")
     same = True

@@ -454,6 +454,11 @@ class EsftSettings(StageConfig):
         return self.top_p if self.top_p is not None else (0.2 if self.score == "token_share" else 0.1)
 
 
+# speed and memory settings of a training stage: the same weights come out (to rounding), so they are not part of
+# the artifact's key
+SPEED_SETTINGS = ("gradient_checkpointing", "compile")
+
+
 class OptimSettings(StageConfig):
     epochs: float = Field(3, gt=0)
     max_steps: int = Field(-1, ge=-1, description="stop after this many steps (overrides epochs when > 0; -1: no limit)")
@@ -466,6 +471,10 @@ class OptimSettings(StageConfig):
     max_examples: int | None = Field(None, ge=1, description="use at most this many training examples")
     tasks: list[str] = Field(default_factory=lambda: list(SFT_TASKS), min_length=1)
     save_steps: int = Field(50, ge=1, description="checkpoint every N steps (a killed run resumes from the last)")
+    gradient_checkpointing: bool = Field(False, description=(
+        "recompute activations in the backward pass: less memory for long rows or large models, more time "
+        "(benchmarks/bench_train.py measures both)"))
+    compile: bool = Field(False, description="torch.compile the model (TrainingArguments.torch_compile); pays off only on long runs")
 
     @field_validator("tasks")
     @classmethod
@@ -541,11 +550,18 @@ class TrainConfig(StageConfig):
                             "has no dropout); set it to 0 or target only attention")
         if self.esft.enabled and "routed_experts" not in self.lora.targets:
             raise key_error("esft.enabled", "ESFT trains selected routed experts; add 'routed_experts' to lora.targets")
+        for name in TRAIN_STAGES:
+            if getattr(self, name).gradient_checkpointing and "router" in self.lora.targets:
+                raise key_error(f"{name}.gradient_checkpointing", "the router's balance loss reads the routers through "
+                                "hooks, which fire twice when activations are recomputed; turn one of them off")
         return self
 
     def hashable(self) -> dict[str, Any]:
         data = super().hashable()
         data.pop("stages")
+        for name in TRAIN_STAGES:
+            for key in SPEED_SETTINGS:
+                data[name].pop(key)
         return data
 
 

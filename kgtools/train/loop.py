@@ -39,6 +39,9 @@ def arguments_kwargs(opt: OptimSettings, work: Path, *, seed: int, dtype: str, n
         bf16=use_bf16(dtype), use_cpu=not torch.cuda.is_available(), report_to=[], disable_tqdm=True,
         remove_unused_columns=False, dataloader_num_workers=0,
         save_only_model=False, logging_first_step=True,
+        # non-reentrant checkpointing needs no gradient on the (frozen) inputs of a LoRA model
+        gradient_checkpointing=opt.gradient_checkpointing, gradient_checkpointing_kwargs={"use_reentrant": False},
+        torch_compile=opt.compile,
     )
 
 

@@ -121,8 +121,9 @@ def make_trainer(model, pair_rows: list[dict[str, Any]], tokenizer, opt: Reinfor
 
     kwargs = arguments_kwargs(opt, work, seed=seed, dtype=dtype, n_rows=len(pair_rows))
     kwargs.pop("remove_unused_columns")
-    # TRL turns gradient checkpointing on by default: ~10x slower for small models, and hooks fire twice
-    args = DPOConfig(**kwargs, gradient_checkpointing=False, beta=opt.beta, loss_type=list(opt.loss_type), max_length=opt.max_length)
+    # kwargs carry train.reinforce.gradient_checkpointing (default off): TRL's own default is on, ~10x slower
+    # for small models
+    args = DPOConfig(**kwargs, beta=opt.beta, loss_type=list(opt.loss_type), max_length=opt.max_length)
     return _DPO(model=model, ref_model=None, args=args, train_dataset=Dataset.from_list(pair_rows),
                 processing_class=tokenizer, callbacks=list(callbacks))
 

@@ -251,6 +251,20 @@ def test_killed_stage_resumes_to_the_same_loss(synth_data, tmp_path):
     assert not (interrupted.root / "train" / "kg_sft" / f".work-{resumed.artifact.key}").exists()
 
 
+def test_gradient_checkpointing_trains_the_same_weights(synth_data, tmp_path):
+    """A speed/memory option: the same losses and the same artifact key as without it."""
+    runs = {}
+    for on in (False, True):
+        cfg = parse_config(TrainConfig, {**SMALL, "stages": ["kg_sft"], "kg_sft": {
+            **SMALL["kg_sft"], "max_steps": 4, "max_examples": 64, "gradient_checkpointing": on}})
+        result = train_stage(cfg, "kg_sft", synth_data, ArtifactStore(tmp_path / str(on)))
+        runs[on] = result
+    assert runs[True].path.name == runs[False].path.name  # not part of the key
+    losses = {on: [h["loss"] for h in json.loads((r.path / "log_history.json").read_text("utf-8")) if "loss" in h]
+              for on, r in runs.items()}
+    assert len(losses[True]) == 4 and losses[True] == pytest.approx(losses[False], rel=1e-4)
+
+
 def test_esft_trains_only_the_selected_experts(synth_data, tmp_path):
     cfg = parse_config(TrainConfig, {**SMALL, "stages": ["kg_sft"], "lora": {"targets": ["routed_experts"]},
                                      "esft": {"enabled": True, "score": "token_share", "top_p": 0.3},
