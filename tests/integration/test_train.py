@@ -251,6 +251,7 @@ def test_killed_stage_resumes_to_the_same_loss(synth_data, tmp_path):
     assert not (interrupted.root / "train" / "kg_sft" / f".work-{resumed.artifact.key}").exists()
 
 
+@pytest.mark.slow  # 17 s: keeps make test under 5 minutes on 2 cores (5:09 with it in the fast suite)
 def test_gradient_checkpointing_trains_the_same_weights(synth_data, tmp_path):
     """A speed/memory option: the same losses and the same artifact key as without it."""
     runs = {}
