@@ -134,6 +134,12 @@ def file_table(folder: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+def input_paths(final: Path, *artifacts: Artifact | None) -> dict[str, str]:
+    """Where each input artifact is, relative to the artifact being built at ``final`` (an input may live under
+    another artifact root: ``kgtools train --data elsewhere``). Manifests record it for the cards' lineage."""
+    return {f"{a.stage}:{a.key}": os.path.relpath(a.path, final) for a in artifacts if a is not None}
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write JSON to ``path`` through a temporary file and a rename."""
     tmp = path.with_name(f"{_TMP_PREFIX}{path.name}.{os.getpid()}")

@@ -16,7 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kgtools.artifacts import Artifact, ArtifactStore, DatasetResult, artifact_key
+from kgtools import cards
+from kgtools.artifacts import Artifact, ArtifactStore, DatasetResult, artifact_key, input_paths
 from kgtools.config import EVAL_SPLITS, TRAINING_SPLITS, DedupeConfig
 from kgtools.dedupe.embed import Embedder, EmbeddingCache
 from kgtools.dedupe.groups import find_duplicates, normalise_text
@@ -48,7 +49,7 @@ def dedupe(cfg: DedupeConfig, source: Artifact, store: ArtifactStore, *, force: 
     cache = Path(cache_dir) if cache_dir else store.root / ".embeddings"
 
     def build(tmp: Path) -> dict[str, Any]:
-        return _build_into(tmp, cfg, source, cache, say)
+        return {**_build_into(tmp, cfg, source, cache, say), "input_paths": input_paths(store.path_for(STAGE, key), source)}
 
     artifact, built = store.build(STAGE, key, cfg.model_dump(mode="json"), inputs, build, force=force)
     return DedupeResult(artifact, built)
@@ -131,6 +132,8 @@ def _build_into(folder: Path, cfg: DedupeConfig, source: Artifact, cache_dir: Pa
         ("id", pa.string()), ("kept_id", pa.string()), ("similarity", pa.float64()), ("reason", pa.string()),
         ("split", pa.string())])), folder / "removed.parquet")
     histogram = _histogram(np.concatenate(nearest_all) if nearest_all else np.zeros(0), cfg.threshold, folder)
+    if source.stage == "synth" and isinstance(loaded, DatasetDict):
+        _write_card(folder, source, kept_parts, len(removed_rows), cfg)
     return {
         "counts": {"records": embedded, "kept": sum(len(d) for d in kept_parts.values()),
                    "removed": len(removed_rows), "embedded_now": computed, "embedded_from_cache": embedded - computed},
@@ -143,6 +146,22 @@ def _build_into(folder: Path, cfg: DedupeConfig, source: Artifact, cache_dir: Pa
         "embedder": {"model": str(embedder.path), "model_id": embedder.model_id, "dim": embedder.dim},
         "timings": {"total": round(time.perf_counter() - started, 3)},
     }
+
+
+def _write_card(folder: Path, source: Artifact, kept: dict[str, Any], removed: int, cfg: DedupeConfig) -> None:
+    """README.md: the dataset card of the deduplicated instruction data (Hugging Face format)."""
+    kg = cards.upstream(source, "kg")
+    sources = cards.ontology_sources(kg)
+    tasks = {s: dict(sorted(Counter(ds["task"]).items())) for s, ds in kept.items() if "task" in ds.column_names}
+    kinds = Counter(k or "-" for ds in kept.values() if "negative_kind" in ds.column_names for k in ds["negative_kind"])
+    cards.write(folder, cards.dataset_card(
+        title=f"Instructions from {cards.data_title(sources, source.key)}, deduplicated", kind="dedupe",
+        splits={s: len(ds) for s, ds in kept.items()}, tasks=tasks, negative_kinds=dict(sorted(kinds.items())),
+        sources=sources, data_files={s: f"dataset/{s}/*.arrow" for s in kept}, language=cards.languages(kg),
+        config=source.manifest.get("config", {}),
+        notes=[f"Deduplicated from the synth artifact {source.key}: {removed:,} records removed as near-duplicates "
+               f"(cosine ≥ {cfg.threshold} on `{cfg.field}`) or as training records too close to an evaluation "
+               f"record (decontamination: {'on' if cfg.decontaminate else 'off'})."]))
 
 
 def facts_of(columns: dict[str, list], n: int) -> list[frozenset[str] | None]:

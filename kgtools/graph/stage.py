@@ -157,6 +157,7 @@ def _load_build_write(
                 "via": f.via,
                 "parser": f.parser,
                 "triples": f.triples,
+                "header": f.header,  # title, version, license: what the model and dataset cards cite
             }
             for f in loaded.files
         ],

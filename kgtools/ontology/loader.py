@@ -46,6 +46,8 @@ _RDF_TYPE = ox.NamedNode(V.RDF_TYPE)
 _OWL_ONTOLOGY = ox.NamedNode(V.OWL_ONTOLOGY)
 _OWL_IMPORTS = ox.NamedNode(V.OWL_IMPORTS)
 _OWL_VERSION_IRI = ox.NamedNode(V.OWL_VERSION_IRI)
+_RELEASE_TYPES = (ox.NamedNode(V.OWL_ONTOLOGY), ox.NamedNode(V.SKOS_CONCEPT_SCHEME))
+_HEADER = {ox.NamedNode(p): key for key, preds in V.HEADER_PROPERTIES.items() for p in preds}
 
 _XML_ENTITY = re.compile(r'<!ENTITY\s+([\w.-]+)\s+"([^"]*)"\s*>')
 _XMLNS = re.compile(r'xmlns:([\w.-]+)\s*=\s*"([^"]*)"')
@@ -63,6 +65,7 @@ class SourceFile:
     ontology_iris: list[str] = field(default_factory=list)  # ontology IRIs and version IRIs
     imports: list[str] = field(default_factory=list)
     parser: str = "oxigraph"
+    header: dict[str, str] = field(default_factory=dict)  # the ontology's title, version, license (V.HEADER_PROPERTIES)
 
 
 @dataclass
@@ -397,7 +400,9 @@ def _rdfxml_prefixes(path: Path) -> dict[str, str]:
 
 
 def _scan(quads: list[ox.Quad], source: SourceFile, declared_in: dict[str, str], name: str) -> None:
-    """Ontology IRIs, imports, and which file first typed each named subject."""
+    """Ontology IRIs, imports, the release's header, and which file first typed each named subject."""
+    releases: list[ox.NamedNode] = []  # owl:Ontology and skos:ConceptScheme subjects, in file order
+    said: dict[ox.NamedNode, dict[ox.NamedNode, str]] = {}
     for q in quads:
         pred = q.predicate
         if pred == _RDF_TYPE:
@@ -406,10 +411,30 @@ def _scan(quads: list[ox.Quad], source: SourceFile, declared_in: dict[str, str],
                 declared_in.setdefault(subj.value, name)
                 if q.object == _OWL_ONTOLOGY:
                     source.ontology_iris.append(subj.value)
+                if q.object in _RELEASE_TYPES:
+                    releases.append(subj)
         elif pred == _OWL_IMPORTS and isinstance(q.object, ox.NamedNode):
             source.imports.append(q.object.value)
-        elif pred == _OWL_VERSION_IRI and isinstance(q.object, ox.NamedNode):
-            source.ontology_iris.append(q.object.value)
+        if pred in _HEADER and isinstance(q.subject, ox.NamedNode) and not isinstance(q.object, ox.BlankNode):
+            said.setdefault(q.subject, {}).setdefault(pred, " ".join(q.object.value.split()))
+            if pred == _OWL_VERSION_IRI and isinstance(q.object, ox.NamedNode):
+                source.ontology_iris.append(q.object.value)
+    source.header = _header(releases, said)
+
+
+def _header(releases: list[ox.NamedNode], said: dict[ox.NamedNode, dict[ox.NamedNode, str]]) -> dict[str, str]:
+    """The header of the file's release: of its owl:Ontology and skos:ConceptScheme subjects, the one that says
+    the most (a thesaurus may declare the SKOS ontology too), the first on a tie; each key's first property."""
+    headers = []
+    for subject in dict.fromkeys(releases):
+        values = said.get(subject, {})
+        header = {"iri": subject.value}
+        for key, preds in V.HEADER_PROPERTIES.items():
+            found = next((values[ox.NamedNode(p)] for p in preds if ox.NamedNode(p) in values), None)
+            if found:
+                header[key] = found
+        headers.append(header)
+    return max(headers, key=len, default={})
 
 
 __all__ = ["CATALOG_NAME", "LoadedOntology", "SourceFile", "expand_inputs", "load_ontology"]

@@ -42,6 +42,28 @@ class _Ids:
         return f"{V.OBO}{self.ontology}#{text}"
 
 
+_HEADER_PREFIXES = {"owl": V.OWL, "rdfs": V.RDFS, "dc": "http://purl.org/dc/elements/1.1/",
+                    "dce": "http://purl.org/dc/elements/1.1/", "dcterms": "http://purl.org/dc/terms/",
+                    "cc": "http://creativecommons.org/ns#"}
+_HEADER_IRIS = {p for preds in V.HEADER_PROPERTIES.values() for p in preds}
+
+
+def _header_triple(prop: str, value: object, idspaces: dict[str, str]) -> tuple[str, ox.NamedNode | ox.Literal] | None:
+    """A header clause as a triple about the ontology, for the header properties kgtools reads (the release's
+    title, version and license): ``data-version`` is the version IRI (the OBO-to-OWL mapping), a
+    ``property_value`` keeps its property if it is one of them."""
+    if prop == V.OWL_VERSION_IRI:
+        text = str(value)
+        return prop, ox.NamedNode(text if "://" in text else f"{V.OBO}{text}")
+    prefix, _, local = prop.partition(":")
+    base = "" if "://" in prop else {**_HEADER_PREFIXES, **idspaces}.get(prefix)
+    iri = prop if base == "" else f"{base}{local}" if base else None
+    if iri is None or iri not in _HEADER_IRIS:
+        return None
+    text = str(value.value).strip('"')  # type: ignore[attr-defined]
+    return iri, (ox.NamedNode(text) if "://" in text and " " not in text else ox.Literal(text))
+
+
 def obo_quads(path: Path) -> tuple[list[ox.Quad], dict[str, str]]:
     """Parse an OBO file into quads (default graph) and the prefixes its header declares."""
     try:
@@ -56,10 +78,15 @@ def obo_quads(path: Path) -> tuple[list[ox.Quad], dict[str, str]]:
     ontology = path.stem
     idspaces: dict[str, str] = {}
     imports: list[str] = []
+    header: list[tuple[str, object]] = []  # (property, value) said of the ontology: version, license, title
     for clause in doc.header:
         kind = type(clause).__name__
         if kind == "OntologyClause":
             ontology = clause.ontology
+        elif kind == "DataVersionClause":
+            header.append((V.OWL_VERSION_IRI, str(clause.version)))
+        elif kind == "PropertyValueClause":
+            header.append((str(clause.property_value.relation), clause.property_value))
         elif kind == "IdspaceClause":
             idspaces[str(clause.prefix)] = str(clause.url)
         elif kind == "ImportClause":
@@ -101,6 +128,9 @@ def obo_quads(path: Path) -> tuple[list[ox.Quad], dict[str, str]]:
     add(onto, V.RDF_TYPE, N(V.OWL_ONTOLOGY))
     for target in imports:
         add(onto, V.OWL_IMPORTS, N(target if "://" in target else f"{V.OBO}{target}.owl"))
+    for prop, value in header:
+        if (triple := _header_triple(prop, value, idspaces)) is not None:
+            add(onto, *triple)
 
     for frame in doc:
         is_term = isinstance(frame, fastobo.term.TermFrame)

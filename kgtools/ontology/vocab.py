@@ -28,6 +28,7 @@ OWL_NOTHING = OWL + "Nothing"
 OWL_ONTOLOGY = OWL + "Ontology"
 OWL_IMPORTS = OWL + "imports"
 OWL_VERSION_IRI = OWL + "versionIRI"
+OWL_VERSION_INFO = OWL + "versionInfo"
 OWL_DEPRECATED = OWL + "deprecated"
 OWL_DEPRECATED_CLASS = OWL + "DeprecatedClass"
 OWL_RESTRICTION = OWL + "Restriction"
@@ -95,6 +96,7 @@ OBJECT_PROPERTY_TYPES = frozenset(
 )
 
 SKOS_CONCEPT = SKOS + "Concept"
+SKOS_CONCEPT_SCHEME = SKOS + "ConceptScheme"
 SKOS_PREF_LABEL = SKOS + "prefLabel"
 SKOS_ALT_LABEL = SKOS + "altLabel"
 SKOS_DEFINITION = SKOS + "definition"
@@ -178,4 +180,15 @@ RO_AXIOMS: dict[str, dict[str, object]] = {
     "RO:0000057": {"inverse_of": ["RO:0000056"]},
     "RO:0000052": {"inverse_of": ["RO:0000053"]},
     "RO:0000053": {"inverse_of": ["RO:0000052"]},
+}
+
+# What an ontology's header says about the release: the keys of ``SourceFile.header`` and the properties
+# read for each (the first one present wins, in this order).
+HEADER_PROPERTIES = {
+    "title": ("http://purl.org/dc/terms/title", "http://purl.org/dc/elements/1.1/title", RDFS_LABEL),
+    "version": (OWL_VERSION_INFO,),
+    "version_iri": (OWL_VERSION_IRI,),
+    "license": ("http://purl.org/dc/terms/license", "http://purl.org/dc/elements/1.1/license",
+                "http://creativecommons.org/ns#license", "http://purl.org/dc/terms/rights",
+                "http://purl.org/dc/elements/1.1/rights"),
 }

@@ -15,7 +15,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kgtools.artifacts import Artifact, ArtifactStore, DatasetResult, artifact_key
+from kgtools import cards
+from kgtools.artifacts import Artifact, ArtifactStore, DatasetResult, artifact_key, input_paths
 from kgtools.config import TRAINING_SPLITS, UPDATE_EVAL_SPLITS, SynthConfig
 from kgtools.errors import ArtifactError
 from kgtools.graph.io import load_graph
@@ -51,7 +52,7 @@ def synthesize(cfg: SynthConfig, kg: Artifact, store: ArtifactStore, *, force: b
     key = artifact_key(STAGE, cfg.hashable(), inputs)
 
     def build(tmp: Path) -> dict[str, Any]:
-        return _build_into(tmp, cfg, kg, say)
+        return {**_build_into(tmp, cfg, kg, say), "input_paths": input_paths(store.path_for(STAGE, key), kg)}
 
     artifact, built = store.build(STAGE, key, cfg.model_dump(mode="json"), inputs, build, force=force)
     return SynthResult(artifact, built)
@@ -88,10 +89,14 @@ def synthesize_update(cfg: SynthConfig, diff: Artifact, store: ArtifactStore, *,
         info = _llama_factory_info(out.splits, system=bool(cfg.system_prompt), pairs=out.pair_splits)
         (tmp / "dataset_info.json").write_text(json.dumps(info, indent=2) + "\n", "utf-8")
         counts = Counter(e["split"] for e in examples)
+        tasks = {s_: dict(sorted(Counter(e["task"] for e in examples if e["split"] == s_).items())) for s_ in out.splits}
+        kinds = dict(sorted(Counter(e["negative_kind"] or "-" for e in examples).items()))
+        new = Artifact.open(releases["new"]["path"], "kg")
+        _write_card(tmp, cfg, new, {s_: counts.get(s_, 0) for s_ in out.splits}, tasks, kinds, kind="synth_update",
+                    notes=[f"An update from the release in `{releases['old']['path']}` to the one in "
+                           f"`{releases['new']['path']}`: what changed, with replay of unchanged facts."])
         return {"counts": {"examples": len(examples), **{s_: counts.get(s_, 0) for s_ in out.splits}},
-                "tasks": {s_: dict(sorted(Counter(e["task"] for e in examples if e["split"] == s_).items()))
-                          for s_ in out.splits},
-                "negative_kinds": dict(sorted(Counter(e["negative_kind"] or "-" for e in examples).items())),
+                "tasks": tasks, "negative_kinds": kinds,
                 "releases": releases, **report, "timings": {"total": round(time.perf_counter() - started, 3)}}
 
     artifact, built = store.build(UPDATE_STAGE, key, cfg.model_dump(mode="json"), inputs, build, force=force)
@@ -264,9 +269,11 @@ def _build_into(folder: Path, cfg: SynthConfig, kg_artifact: Artifact, say: Call
     _save_dataset(folder, out.splits)
     info = _llama_factory_info(out.splits, system=bool(cfg.system_prompt), pairs=out.pair_splits)
     (folder / "dataset_info.json").write_text(json.dumps(info, indent=2) + "\n", "utf-8")
+    tasks = {s: dict(sorted(tally.tasks[s].items())) for s in SPLITS if tally.tasks.get(s)}
+    _write_card(folder, cfg, kg_artifact, {s: tally.splits[s] for s in out.splits}, tasks, dict(sorted(tally.kinds.items())))
     return {
         "counts": {"examples": sum(tally.splits.values()), **{s: tally.splits.get(s, 0) for s in SPLITS}},
-        "tasks": {s: dict(sorted(tally.tasks[s].items())) for s in SPLITS if tally.tasks.get(s)},
+        "tasks": tasks,
         "negative_kinds": dict(sorted(tally.kinds.items())),
         "leakage": guard.report(),
         "generator": dict(sorted(syn.stats.items())),
@@ -274,6 +281,17 @@ def _build_into(folder: Path, cfg: SynthConfig, kg_artifact: Artifact, say: Call
         "quality": tally.quality(),
         "timings": {"total": round(time.perf_counter() - started, 3)},
     }
+
+
+def _write_card(folder: Path, cfg: SynthConfig, kg: Artifact, splits: dict[str, int],
+                tasks: dict[str, dict[str, int]], kinds: dict[str, int], *, kind: str = "synth",
+                notes: list[str] = ()) -> None:
+    """README.md: the dataset card (Hugging Face format) over the parquet files."""
+    sources = cards.ontology_sources(kg)
+    cards.write(folder, cards.dataset_card(
+        title=f"Instructions from {cards.data_title(sources, kg.key)}", kind=kind, splits=splits, tasks=tasks,
+        negative_kinds=kinds, notes=list(notes), sources=sources, data_files={s: f"parquet/{s}.parquet" for s in splits},
+        language=cards.languages(kg), config=cfg.model_dump(mode="json")))
 
 
 class _SplitWriters:

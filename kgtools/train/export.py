@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from kgtools import cards
 from kgtools.artifacts import Artifact, write_json_atomic
 from kgtools.errors import ArtifactError, ConfigError
 from kgtools.models import lineage_of, load_stage_model
@@ -47,6 +48,8 @@ def export(artifact: Artifact, out: str | Path, *, trust_remote_code: bool = Fal
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
         check = _check(tmp, batch, reference, trust_remote_code)
+        cards.write(tmp, cards.model_card(chain=lineage_of(artifact), export_check=check,
+                                          model_type=model.config.model_type))
         write_json_atomic(tmp / "kgtools_export.json", {
             "from": str(artifact.path), "stage": artifact.stage,
             "lineage": [a.stage + ":" + a.key for a in lineage_of(artifact)], "check": check})

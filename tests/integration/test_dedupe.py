@@ -93,6 +93,15 @@ def test_second_run_embeds_nothing_new(tmp_path):
     assert decon["removed_from_train"] == decon.get("decontam_exact", 0) + decon.get("decontam_ngram", 0) + decon.get(
         "decontam_embedding", 0)
     assert set(first.dataset()) == set(synth.dataset())
+    # issue 19: the deduplicated data's card counts what was kept and loads with `datasets`
+    from datasets import load_dataset
+    from huggingface_hub import DatasetCard
+
+    card = DatasetCard.load(first.artifact.path / "README.md", repo_type="dataset")
+    kept = first.dataset()
+    assert f"| train | {len(kept['train']):,} |" in card.text
+    assert f"{first.artifact.manifest['counts']['removed']:,} records removed" in card.text
+    assert {s: len(d) for s, d in load_dataset(str(first.artifact.path)).items()} == {s: len(d) for s, d in kept.items()}
 
 
 def test_bad_inputs(tmp_path):
