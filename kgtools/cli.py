@@ -139,8 +139,8 @@ def kg_build(
         },
         prefix="kg",
     )
-    with console.status("building the knowledge graph…") as status:
-        result = build_kg(cfg, ArtifactStore(artifacts), force=force, progress=status.update)
+    with _progress("building the knowledge graph…") as status:
+        result = build_kg(cfg, ArtifactStore(artifacts), force=force, progress=status)
     manifest = _announce("kg", result)
     unresolved = manifest.get("unresolved_imports", {})
     if unresolved:
@@ -150,6 +150,13 @@ def kg_build(
         if len(unresolved) > 10:
             console.print(f"  … and {len(unresolved) - 10} more")
     _print_stats(manifest)
+
+
+def _progress(title: str):
+    """What a command shows while a stage works: a progress bar in a terminal, log lines otherwise."""
+    from kgtools.progress import Reporter
+
+    return Reporter(console, title=title)
 
 
 def _quiet_models() -> None:
@@ -207,9 +214,9 @@ def kg_diff(
     from kgtools.update.stage import build_diff
 
     store = ArtifactStore(artifacts)
-    with console.status("reading the two releases…") as status:
-        old_kg, new_kg = kg_of(old, store, status.update), kg_of(new, store, status.update)
-        status.update("comparing")
+    with _progress("reading the two releases…") as status:
+        old_kg, new_kg = kg_of(old, store, status), kg_of(new, store, status)
+        status("comparing")
         result = build_diff(old_kg, new_kg, store, force=force, top=top)
     manifest = _announce("kg_diff", result)
     st = manifest["stats"]
@@ -391,8 +398,8 @@ def corpus_build(
     if templates is not None:
         data["templates"] = read_yaml(templates) or {}
     cfg = parse_config(CorpusConfig, data, prefix="corpus", source=str(templates) if templates else None)
-    with console.status("building the corpus…") as status:
-        result = build_corpus(cfg, _open_kg(kg), ArtifactStore(artifacts), force=force, progress=status.update)
+    with _progress("building the corpus…") as status:
+        result = build_corpus(cfg, _open_kg(kg), ArtifactStore(artifacts), force=force, progress=status)
     m = _announce("corpus", result)
     c, cov = m["counts"], m["coverage"]
     table = Table(title="corpus", show_header=False, title_justify="left")
@@ -430,8 +437,8 @@ def synth_build(
     if seed is not None:
         data = {**data, "seed": seed}
     cfg = parse_config(SynthConfig, data, prefix="synth", source=str(config) if config else None)
-    with console.status("synthesising instructions…") as status:
-        result = synthesize(cfg, _open_kg(kg), ArtifactStore(artifacts), force=force, progress=status.update)
+    with _progress("synthesising instructions…") as status:
+        result = synthesize(cfg, _open_kg(kg), ArtifactStore(artifacts), force=force, progress=status)
     m = _announce("synth", result)
     table = Table(title="examples per split and task", title_justify="left")
     table.add_column("split")
@@ -476,8 +483,8 @@ def synth_update(
     data: Any = _section(config, "synth")
     cfg = parse_config(SynthConfig, data, prefix="synth", source=str(config) if config else None)
     art = Artifact.open(diff, "kg_diff") if (diff / "manifest.json").is_file() else ArtifactStore(diff).latest("kg_diff")
-    with console.status("synthesising the update…") as status:
-        result = synthesize_update(cfg, art, ArtifactStore(artifacts), force=force, progress=status.update)
+    with _progress("synthesising the update…") as status:
+        result = synthesize_update(cfg, art, ArtifactStore(artifacts), force=force, progress=status)
     m = _announce("synth_update", result)
     table = Table(title="examples per split and task", title_justify="left")
     table.add_column("split", no_wrap=True)
@@ -547,8 +554,8 @@ def dedupe_cmd(
         src = Artifact.open(source)
     else:
         src = ArtifactStore(source).latest("synth")
-    with console.status("deduplicating…") as status:
-        result = dedupe(cfg, src, ArtifactStore(artifacts), force=force, progress=status.update)
+    with _progress("deduplicating…") as status:
+        result = dedupe(cfg, src, ArtifactStore(artifacts), force=force, progress=status)
     m = _announce("dedupe", result)
     c = m["counts"]
     console.print(f"records {c['records']:,}: kept {c['kept']:,}, removed {c['removed']:,} "
@@ -607,9 +614,9 @@ def train_cmd(
     cfg = parse_config(TrainConfig, values, prefix="train", source=str(config) if config else None)
     parent = Artifact.open(start) if start is not None else None
     corpus_artifact = Artifact.open(corpus, "corpus") if corpus is not None else None
-    with console.status("training…") as status:
+    with _progress("training…") as status:
         results = train(cfg, _open_data(data), ArtifactStore(artifacts), parent=parent, corpus=corpus_artifact,
-                        force=force, progress=status.update)
+                        force=force, progress=status)
     table = Table(title="fine-tuning stages", title_justify="left")
     for col in ("stage", "artifact", "steps", "objective", "before", "after"):
         table.add_column(col)
@@ -639,9 +646,26 @@ def export_cmd(
     from kgtools.train.export import export
 
     _quiet_models()
-    with console.status("merging adapters…"):
+    with _progress("merging adapters…"):
         path = export(Artifact.open(stage), out, trust_remote_code=trust_remote_code)
     console.print(f"[green]exported[/]: {path}")
+
+
+@app.command("export-tasks")
+@user_errors
+def export_tasks_cmd(
+    data: Annotated[Path, typer.Argument(help="synth, dedupe or synth_update artifact folder, or an artifact root (its latest dedupe, else synth)")],
+    out: Annotated[Path, typer.Argument(help="new folder for the lm-evaluation-harness tasks")],
+    name: Annotated[str | None, typer.Option("--name", help="the task group is kgtools_<name> (default: the ontology file's name)")] = None,
+) -> None:
+    """Write the data's evaluation splits as an lm-evaluation-harness task group (lm_eval --include_path OUT)."""
+    from kgtools.evaluate.harness import export_tasks
+
+    result = export_tasks(_open_data(data), out, name=name)
+    for task, n in sorted(result["tasks"].items()):
+        console.print(f"  {task:<48} {n:>6,} documents", highlight=False)
+    console.print(f"[green]wrote[/] {result['folder']}: lm_eval --model hf --model_args pretrained=PATH "
+                  f"--include_path {result['folder']} --tasks {result['group']} --apply_chat_template", highlight=False)
 
 
 @app.command("verify")
@@ -694,8 +718,8 @@ def evaluate_cmd(
                 stages.append(store.latest(f"train/{name}"))
             except ArtifactError:
                 pass
-    with console.status("evaluating…") as status:
-        result = evaluate(cfg, _open_data(data), stages, store, force=force, progress=status.update)
+    with _progress("evaluating…") as status:
+        result = evaluate(cfg, _open_data(data), stages, store, force=force, progress=status)
     m = _announce("evaluate", result)
     _print_headline(m["headline"], m["goals"], m.get("headline_split", "test_paraphrase"))
     console.print(f"report: {result.path / 'report.md'}")
@@ -740,8 +764,8 @@ def audit_cmd(
         values = {**values, "trust_remote_code": True}
     cfg = parse_config(AuditConfig, values, prefix="audit", source=str(config) if config else None)
     store = ArtifactStore(artifacts)
-    with console.status("auditing…") as status:
-        result = audit(cfg, model, kg_of(kg, store, status.update), store, force=force, progress=status.update)
+    with _progress("auditing…") as status:
+        result = audit(cfg, model, kg_of(kg, store, status), store, force=force, progress=status)
     m = _announce("audit", result)
     console.print(f"{m['counts']['questions']:,} questions on {m['counts']['concepts']:,} concepts: right "
                   + ", ".join(f"{a} {_fmt(v)}" for a, v in m["by_asked"].items()), highlight=False)
@@ -759,6 +783,7 @@ def run_cmd(
     import time
 
     from kgtools.pipeline import load_pipeline, run_pipeline
+    from kgtools.progress import tag
 
     _quiet_models()
     cfg = load_pipeline(pipeline)
@@ -770,9 +795,9 @@ def run_cmd(
         verb = "[green]built[/]" if record.built else "[dim]reused[/]"
         console.print(f"  {verb} {record.stage:<18} {record.seconds:7.1f} s  {record.artifact.path}", highlight=False)
 
-    with console.status("starting…") as status:
+    with _progress("starting…") as status:
         records = run_pipeline(cfg, from_stage=start, force=force,
-                               progress=lambda stage, msg: status.update(f"[bold]{stage}[/]: {msg}"), on_stage=done)
+                               progress=lambda stage, report: status(tag(stage, report)), on_stage=done)
     table = Table(title=f"{cfg.name}: {time.perf_counter() - started:.0f} s", title_justify="left")
     for col in ("stage", "artifact", "", "seconds", "summary"):
         table.add_column(col)

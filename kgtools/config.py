@@ -522,6 +522,10 @@ class TrainConfig(StageConfig):
     esft: EsftSettings = EsftSettings()
     balance_loss: float = Field(0.01, ge=0, description="load-balancing loss weight, used only when the router is trained")
     routing_sample: int = Field(128, ge=1, description="domain examples on which routing is recorded")
+    report_to: list[str] = Field(default_factory=lambda: ["auto"], description=(
+        "where the training logs go besides the artifact (transformers' report_to): auto (TensorBoard under the "
+        "stage artifact's tensorboard/ when the tensorboard package is installed: pip install kgtools[tensorboard]), "
+        "none, tensorboard, mlflow, wandb, …; not part of the artifact's key"))
     kg_sft: SftSettings = SftSettings()
     distill: DistillSettings = DistillSettings()
     reinforce: ReinforceSettings = ReinforceSettings()
@@ -539,6 +543,35 @@ class TrainConfig(StageConfig):
     @classmethod
     def _dtype(cls, value: str) -> str:
         return _only([value], ("auto", "float32", "bfloat16"), "dtype")[0]
+
+    @field_validator("report_to")
+    @classmethod
+    def _report_to(cls, value: list[str]) -> list[str]:
+        from importlib.util import find_spec
+
+        known = ("auto", "none", "tensorboard", "mlflow", "wandb", "comet_ml", "neptune", "clearml", "dvclive",
+                 "codecarbon", "swanlab", "trackio")
+        _only(value, known, "report_to value")
+        if "tensorboard" in value and find_spec("tensorboard") is None:
+            raise ValueError("tensorboard is not installed: pip install 'kgtools[tensorboard]', or leave it out")
+        others = [v for v in value if v not in ("auto", "none", "tensorboard")]
+        if others:  # transformers is imported only then: reading a config never loads torch
+            from transformers.integrations import get_available_reporting_integrations
+
+            others = [v for v in others if v not in get_available_reporting_integrations()]
+        missing = others
+        if missing:
+            raise ValueError(f"{missing[0]} is not installed (pip install {missing[0]}), or leave it out")
+        return value
+
+    def reporters(self) -> list[str]:
+        """``report_to`` resolved: ``auto`` is TensorBoard when its package is installed, else nothing."""
+        from importlib.util import find_spec
+
+        out = [v for v in self.report_to if v not in ("auto", "none")]
+        if "auto" in self.report_to and find_spec("tensorboard") is not None and "tensorboard" not in out:
+            out.append("tensorboard")
+        return [] if "none" in self.report_to else out
 
     @model_validator(mode="after")
     def _together(self) -> TrainConfig:
@@ -559,6 +592,7 @@ class TrainConfig(StageConfig):
     def hashable(self) -> dict[str, Any]:
         data = super().hashable()
         data.pop("stages")
+        data.pop("report_to")  # where logs go changes no weight
         for name in TRAIN_STAGES:
             for key in SPEED_SETTINGS:
                 data[name].pop(key)

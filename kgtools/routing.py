@@ -39,6 +39,12 @@ class RoutingStats:
     def add(self, layer: int, logits, weights, indices, keep) -> None:
         import torch
 
+        with torch.no_grad():  # called from hooks during training too: nothing here joins the graph
+            self._add(layer, logits, weights, indices, keep)
+
+    def _add(self, layer: int, logits, weights, indices, keep) -> None:
+        import torch
+
         idx = indices.reshape(-1, indices.shape[-1])
         if keep is not None:
             idx = idx[keep]

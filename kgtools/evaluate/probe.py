@@ -6,7 +6,7 @@ speed, not the answers (a test compares batch size 1 with the default)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from kgtools.chat import encode, encode_prompt
 
@@ -23,14 +23,15 @@ def _by_length(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
 
 
 def generate(model, tokenizer, prompts: Sequence[list[dict[str, str]]], *, max_new_tokens: int = 48,
-             batch_size: int = 16) -> list[tuple[str, float]]:
+             batch_size: int = 16, on_batch: Callable[[int], None] | None = None) -> list[tuple[str, float]]:
     """Greedy answers and the mean probability of their tokens (the model's confidence).
 
     Plain greedy decoding (no sampling, no repetition penalty or other processors a checkpoint's
     ``generation_config`` may ask for: an evaluation asks every model the same way), written out rather than
     ``model.generate`` so that a batch sheds each row once it has said its end-of-turn token — a batch of
     one-word answers does not keep computing for the one row that writes a definition. Rows are left-padded;
-    the end-of-turn tokens are the tokenizer's and the checkpoint's (``generation_config.eos_token_id``)."""
+    the end-of-turn tokens are the tokenizer's and the checkpoint's (``generation_config.eos_token_id``).
+    ``on_batch(n)`` is called after each batch of ``n`` prompts (progress)."""
     model.eval()
     device = _device(model)
     encoded = [encode_prompt(tokenizer, p) for p in prompts]
@@ -42,6 +43,8 @@ def generate(model, tokenizer, prompts: Sequence[list[dict[str, str]]], *, max_n
             end = next((k for k, t in enumerate(ids) if t in stop), len(ids))
             text = tokenizer.decode(ids[:end], skip_special_tokens=True).strip()
             out[i] = (text, sum(probs[: max(end, 1)]) / max(end, 1))
+        if on_batch is not None:
+            on_batch(len(batch))
     return out  # type: ignore[return-value]
 
 

@@ -7,6 +7,7 @@ import re
 import string
 import unicodedata
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _SPACE = re.compile(r"\s+")
@@ -78,3 +79,23 @@ def truth_value(text: str) -> bool | None:
     if words[0] in FALSE_WORDS:
         return False
     return None
+
+
+def score_open(ex: dict[str, Any], text: str) -> tuple[bool, bool]:
+    """(exact match, contains match) of an answer to an open question (a synth example's ``task``,
+    ``template_id``, ``answer`` and ``answer_aliases``): lists as sets, "name two" as any two, a definition
+    against its text, any synonym of the answer concept otherwise."""
+    if ex["task"] == "list":
+        return list_match(text, ex["answer_aliases"])
+    if ex["task"] == "property_schema" and len(ex["answer_aliases"]) > 1:  # every type named: "A, B and C" / "A, B or C"
+        return list_match(re.sub(r"\s+or\s+", ", ", final_answer(text)), ex["answer_aliases"])
+    if ex["task"] == "definition":
+        gold = [ex["answer"]]
+        return exact_match(text, gold), contains_match(text, gold)
+    if ex["template_id"].endswith("/two"):  # "Name two.": any two members of the answer set
+        return any_two_match(text, ex["answer_aliases"])
+    aliases = [a for group in ex["answer_aliases"] for a in group] or [ex["answer"]]
+    em, contains = exact_match(text, aliases), contains_match(text, aliases)
+    if len(ex["answer_aliases"]) > 1 and not em:  # "What is a symptom of X?": any one of them, or all (as taught)
+        em = list_match(text, ex["answer_aliases"])[0]
+    return em, contains

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import random
-import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -13,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from kgtools import board
 from kgtools.artifacts import (
     Artifact,
     ArtifactStore,
@@ -25,6 +25,7 @@ from kgtools.chat import prompt_messages
 from kgtools.config import DEFAULT_EVAL_SPLITS, SURE_NEGATIVE_KINDS, UPDATE_EVAL_SPLITS, EvalConfig
 from kgtools.errors import ConfigError, KgtoolsError
 from kgtools.evaluate import probe, scoring
+from kgtools.progress import Steps
 
 STAGE = "eval"
 OPEN_TASKS = ("fact_qa", "inverse_qa", "multi_hop", "list", "synonym", "diagnosis", "property_schema")  # answered by an entity (or its name)
@@ -156,15 +157,24 @@ def _build_into(tmp: Path, cfg: EvalConfig, data: Artifact, stages: list[Artifac
     results: dict[str, Any] = {}
     outcomes: list[dict[str, Any]] = []
     routing: dict[str, dict[str, dict[int, list[float]]] | None] = {}
+    total = len(runs) * sum(len(r) for r in splits.values())
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        say(Steps("evaluate", done, total, unit="example"))
+
     for label, load, with_context in runs:
-        say(f"evaluating {label}")
+        say(f"evaluating {label}: loading")
         model, tokenizer = load()
         model.to(inference_device())
         per_split = {}
         for split, rows in splits.items():
             record: list[dict[str, Any]] = []
+            say(f"evaluating {label} on {split}")
             per_split[split] = evaluate_split(model, tokenizer, rows, entities, cfg, with_context=with_context,
-                                              record=record)
+                                              record=record, advance=advance)
             outcomes += [{"model": label, "split": split, **r} for r in record]
         if data.stage == "synth_update" and not with_context:
             routing[label] = _routing_shares(model, tokenizer, splits)
@@ -190,9 +200,38 @@ def _build_into(tmp: Path, cfg: EvalConfig, data: Artifact, stages: list[Artifac
 
     say("writing the report")
     write_report(tmp, metrics, stages)
+    if board.available():
+        _write_board(tmp / board.TENSORBOARD_DIR, metrics, stages, [lab for lab, _, _ in runs])
     return {"counts": {"models": len(results), **{f"{s}_examples": len(r) for s, r in splits.items()}},
             "goals": metrics["goals"],
             "headline": headline(results, headline_split), "headline_split": headline_split}
+
+
+def _write_board(folder: Path, metrics: dict[str, Any], stages: list[Artifact], labels: list[str]) -> None:
+    """TensorBoard: each split's accuracies with the models in order as steps (0 = the first model), and the
+    routing heat maps — before the first stage and after each one — as images."""
+    import pyarrow.parquet as pq
+
+    writer = board.writer_for(folder)
+    writer.add_text("models", "\n".join(f"step {i}: {label}" for i, label in enumerate(labels)))
+    for i, label in enumerate(labels):
+        for split, m in metrics["stages"].get(label, {}).items():
+            if isinstance(m, dict) and "mcq" in m:
+                for name, value in (("multiple_choice", m["mcq"].get("accuracy")), ("open_exact_match", m.get("open_em")),
+                                    ("true_false", (m.get("yes_no") or {}).get("accuracy"))):
+                    if value is not None:
+                        writer.add_scalar(f"eval/{split}/{name}", value, i)
+    rows = []
+    for n, stage in enumerate(stages):
+        path = stage.path / "routing.parquet"
+        if path.is_file():
+            table = pq.read_table(path).to_pylist()
+            moments = ("before", "after") if n == 0 else ("after",)
+            rows += [{**r, "when": r["when"] if r["when"] == "before" else stage.stage.split("/")[-1]}
+                     for r in table if r["when"] in moments]
+    if rows:
+        board.add_heatmaps(writer, rows, "evaluate")
+    writer.close()
 
 
 ROUTING_SAMPLE = 64  # examples per group whose routing is compared before and after an update
@@ -241,18 +280,28 @@ def _entity_names(dd) -> set[str]:
 
 
 def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[str], cfg: EvalConfig, *,
-                   with_context: bool, record: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                   with_context: bool, record: list[dict[str, Any]] | None = None,
+                   advance: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Scores of one model on one split's examples; ``record`` (if given) receives one row per example:
     its id, task, how it was asked (open, mcq, yes_no), whether the answer was right, and for a question whose
-    object a new release corrected (negative kind ``stale``) whether the model still says or prefers the old one."""
+    object a new release corrected (negative kind ``stale``) whether the model still says or prefers the old one.
+    ``advance(n)`` is told each time ``n`` more examples are scored (``len(rows)`` in all)."""
     out: dict[str, Any] = {}
+    counted = 0
+
+    def scored(n: int) -> None:
+        nonlocal counted
+        counted += n
+        if advance is not None and n:
+            advance(n)
+
     note = record.append if record is not None else (lambda _row: None)
     prompt = lambda ex: prompt_messages(ex, with_context=with_context)  # noqa: E731
 
     # open questions: greedy generation
     open_rows = [ex for ex in rows if ex["task"] in (*OPEN_TASKS, *VALUE_TASKS, "definition")]
     answers = probe.generate(model, tokenizer, [prompt(ex) for ex in open_rows], max_new_tokens=cfg.max_new_tokens,
-                             batch_size=cfg.batch_size)
+                             batch_size=cfg.batch_size, on_batch=scored)
     per_task: dict[str, dict[str, float]] = defaultdict(lambda: {"n": 0, "em": 0, "contains": 0})
     per_rel: dict[str, dict[str, float]] = defaultdict(lambda: {"n": 0, "em": 0, "contains": 0})
     wrong = {"n": 0, "wrong_entity": 0, "confident_wrong_entity": 0}
@@ -274,7 +323,7 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
     prefers_old = {ex["id"]: best == 1 for ex, (best, _) in zip(stale_rows, old_picks, strict=True)}
     samples = []
     for ex, (text, conf) in zip(open_rows, answers, strict=True):
-        em, contains = _score_open(ex, text)
+        em, contains = scoring.score_open(ex, text)
         stale = ex["id"] in prefers_old
         note({"id": ex["id"], "task": ex["task"], "asked": "open", "ok": bool(em), "said": text,
               "says_old": bool(scoring.exact_match(text, [ex["rejected"]])) if stale else None,
@@ -305,6 +354,7 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
     mcq = [ex for ex in rows if ex["task"] == "mcq" and ex["choices"]]
     correct = diagnosis = diagnosis_right = 0
     picks = probe.choose_many(model, tokenizer, [(prompt(ex), ex["choices"]) for ex in mcq], batch_size=cfg.batch_size)
+    scored(len(mcq))
     for ex, (best, _) in zip(mcq, picks, strict=True):
         correct += best == ex["answer_index"]
         note({"id": ex["id"], "task": ex["task"], "asked": "mcq", "ok": best == ex["answer_index"],
@@ -326,6 +376,7 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     picks = probe.choose_many(model, tokenizer, [(prompt(ex), [ex["answer"], ex["rejected"]]) for ex in yn],
                               batch_size=cfg.batch_size)
+    scored(len(yn))
     for ex, (best, _) in zip(yn, picks, strict=True):
         right += best == 0
         note({"id": ex["id"], "task": ex["task"], "asked": "yes_no", "ok": best == 0,
@@ -356,24 +407,8 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
     out["open_entity_em"] = _div(entity_em, entity_items)
     out["open_entity_contains"] = _div(sum(v["contains"] for t, v in per_task.items() if t in OPEN_TASKS), entity_items)
     out["accuracy"] = _div(sum(v["em"] for v in per_task.values()) + correct + right, open_items + len(mcq) + len(yn))
+    scored(len(rows) - counted)  # examples of no asked kind (a multiple-choice question without choices)
     return out
-
-
-def _score_open(ex: dict[str, Any], text: str) -> tuple[bool, bool]:
-    if ex["task"] == "list":
-        return scoring.list_match(text, ex["answer_aliases"])
-    if ex["task"] == "property_schema" and len(ex["answer_aliases"]) > 1:  # every type named: "A, B and C" / "A, B or C"
-        return scoring.list_match(re.sub(r"\s+or\s+", ", ", scoring.final_answer(text)), ex["answer_aliases"])
-    if ex["task"] == "definition":
-        gold = [ex["answer"]]
-        return scoring.exact_match(text, gold), scoring.contains_match(text, gold)
-    if ex["template_id"].endswith("/two"):  # "Name two.": any two members of the answer set
-        return scoring.any_two_match(text, ex["answer_aliases"])
-    aliases = [a for group in ex["answer_aliases"] for a in group] or [ex["answer"]]
-    em, contains = scoring.exact_match(text, aliases), scoring.contains_match(text, aliases)
-    if len(ex["answer_aliases"]) > 1 and not em:  # "What is a symptom of X?": any one of them, or all (as taught)
-        em = scoring.list_match(text, ex["answer_aliases"])[0]
-    return em, contains
 
 
 def _rates(v: dict[str, float]) -> dict[str, float]:

@@ -5,7 +5,7 @@ reporting, and resuming from the last checkpoint of a killed run."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,10 @@ def steps_for(n_rows: int, opt: OptimSettings) -> int:
     return opt.max_steps if opt.max_steps > 0 else max(1, math.ceil(opt.epochs * math.ceil(n_rows / per_step)))
 
 
-def arguments_kwargs(opt: OptimSettings, work: Path, *, seed: int, dtype: str, n_rows: int) -> dict[str, Any]:
-    """Keyword arguments shared by ``TrainingArguments`` and TRL's ``DPOConfig``."""
+def arguments_kwargs(opt: OptimSettings, work: Path, *, seed: int, dtype: str, n_rows: int,
+                     report_to: Sequence[str] = ()) -> dict[str, Any]:
+    """Keyword arguments shared by ``TrainingArguments`` and TRL's ``DPOConfig``. ``report_to``: transformers'
+    integrations besides TensorBoard (kgtools gives TensorBoard its own writer, see kgtools.train.monitor)."""
     import torch
 
     steps = steps_for(n_rows, opt)
@@ -36,7 +38,7 @@ def arguments_kwargs(opt: OptimSettings, work: Path, *, seed: int, dtype: str, n
         max_steps=steps, learning_rate=opt.lr, warmup_steps=int(round(opt.warmup_ratio * steps)),
         lr_scheduler_type="cosine", weight_decay=opt.weight_decay, logging_steps=max(1, min(10, steps // 20)),
         save_strategy="steps", save_steps=opt.save_steps, save_total_limit=2, seed=seed, data_seed=seed,
-        bf16=use_bf16(dtype), use_cpu=not torch.cuda.is_available(), report_to=[], disable_tqdm=True,
+        bf16=use_bf16(dtype), use_cpu=not torch.cuda.is_available(), report_to=list(report_to), disable_tqdm=True,
         remove_unused_columns=False, dataloader_num_workers=0,
         save_only_model=False, logging_first_step=True,
         # non-reentrant checkpointing needs no gradient on the (frozen) inputs of a LoRA model
@@ -54,15 +56,25 @@ def last_checkpoint(work: Path) -> str | None:
     return str(max(done, key=lambda p: int(p.name.split("-")[-1])))
 
 
-def progress_callback(stage: str, say: Callable[[str], None]):
+def progress_callback(stage: str, say: Callable[[Any], None]):
+    """Reports each optimiser step as :class:`kgtools.progress.Steps` (step, total, the latest loss and the
+    stage's own numbers); the trainer's log steps are marked ``logged``."""
     from transformers import TrainerCallback
 
+    from kgtools.progress import Steps
+
+    shown = ("loss", "kl", "rewards/accuracies", "rewards/margins", "balance_loss")
+
     class Progress(TrainerCallback):
+        numbers: dict[str, float] = {}
+
+        def on_step_end(self, args, state, control, **kwargs):
+            say(Steps(stage, state.global_step, state.max_steps, dict(self.numbers)))
+
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:
-                extra = "".join(f", {k} {v:.4g}" for k, v in logs.items()
-                                if k in ("kl", "rewards/accuracies", "rewards/margins", "balance_loss"))
-                say(f"{stage}: step {state.global_step}/{state.max_steps}, loss {logs['loss']:.4g}{extra}")
+                self.numbers = {k: float(v) for k, v in logs.items() if k in shown}
+                say(Steps(stage, state.global_step, state.max_steps, dict(self.numbers), logged=True))
 
     return Progress()
 
@@ -134,14 +146,14 @@ def per_token_mean(model, rows: list[dict], pad_id: int, term: Callable[[Any, di
 
 
 def row_trainer(objective: Callable[..., tuple[Any, dict[str, float]]], model, rows: list[dict], tokenizer,
-                opt: OptimSettings, work: Path, *, seed: int, dtype: str, balance=None, callbacks=()):
+                opt: OptimSettings, work: Path, *, seed: int, dtype: str, balance=None, callbacks=(), report_to=()):
     """A :func:`stage_trainer` over pre-built token rows, batched by the shared collator."""
     from datasets import Dataset
     from transformers import TrainingArguments
 
     from kgtools.train.data import RowCollator
 
-    args = TrainingArguments(**arguments_kwargs(opt, work, seed=seed, dtype=dtype, n_rows=len(rows)))
+    args = TrainingArguments(**arguments_kwargs(opt, work, seed=seed, dtype=dtype, n_rows=len(rows), report_to=report_to))
     trainer_cls = stage_trainer(objective, balance)
     return trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(rows),
                        data_collator=RowCollator(tokenizer.pad_token_id), callbacks=list(callbacks))

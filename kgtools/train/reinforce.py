@@ -108,7 +108,7 @@ def _sequence_logps(model, batch):
 
 
 def make_trainer(model, pair_rows: list[dict[str, Any]], tokenizer, opt: ReinforceSettings, work: Path, *, seed: int,
-                 dtype: str, balance=None, callbacks=()):
+                 dtype: str, balance=None, callbacks=(), report_to=()):
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
@@ -119,7 +119,7 @@ def make_trainer(model, pair_rows: list[dict[str, Any]], tokenizer, opt: Reinfor
                 return out
             return (out[0] + aux, out[1]) if return_outputs else out + aux
 
-    kwargs = arguments_kwargs(opt, work, seed=seed, dtype=dtype, n_rows=len(pair_rows))
+    kwargs = arguments_kwargs(opt, work, seed=seed, dtype=dtype, n_rows=len(pair_rows), report_to=report_to)
     kwargs.pop("remove_unused_columns")
     # kwargs carry train.reinforce.gradient_checkpointing (default off): TRL's own default is on, ~10x slower
     # for small models

@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kgtools.artifacts import Artifact, ArtifactStore, StageResult, artifact_key, write_json_atomic
+from kgtools.artifacts import (
+    Artifact,
+    ArtifactStore,
+    StageResult,
+    artifact_key,
+    input_paths,
+    write_json_atomic,
+)
 from kgtools.config import TRAIN_STAGES, TrainConfig
 from kgtools.errors import ArtifactError, ConfigError, KgtoolsError
 from kgtools.models import ModelSpec, lineage_of
@@ -175,8 +182,9 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
     from transformers import set_seed
     from transformers.trainer_callback import PrinterCallback
 
+    from kgtools.board import TENSORBOARD_DIR, add_heatmaps
     from kgtools.routing import record_routing
-    from kgtools.train import distill, kg_sft, reinforce
+    from kgtools.train import distill, kg_sft, monitor, reinforce
     from kgtools.train.adapters import BalanceLoss, add_lora, expert_delta_norms, trainable_summary
     from kgtools.train.loop import last_checkpoint, progress_callback
     from kgtools.train.routing import select_experts, write_routing
@@ -228,8 +236,9 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
     balance = BalanceLoss(model, cfg.balance_loss) if "router" in cfg.lora.targets and cfg.balance_loss > 0 else None
 
     metric_before = _objective(name, model, eval_rows, tokenizer, opt)
-    trainer_kwargs = dict(seed=cfg.seed, dtype=cfg.dtype, balance=balance,
-                          callbacks=[progress_callback(name, say), *callbacks])
+    watch, report_to, board = monitor.callbacks(cfg.reporters(), tmp / TENSORBOARD_DIR, model)
+    trainer_kwargs = dict(seed=cfg.seed, dtype=cfg.dtype, balance=balance, report_to=report_to,
+                          callbacks=[progress_callback(name, say), *watch, *callbacks])
     module = {"kg_sft": kg_sft, "distill": distill, "reinforce": reinforce}[name]
     work.mkdir(parents=True, exist_ok=True)
     trainer = module.make_trainer(model, rows, tokenizer, opt, work, **trainer_kwargs)
@@ -248,6 +257,9 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
     model.save_pretrained(str(tmp))
     after = record_routing(model, routing_seqs, pad_id=tokenizer.pad_token_id)
     write_routing(before.rows("before") + after.rows("after"), tmp, name)
+    if board is not None:
+        add_heatmaps(board, before.rows("before") + after.rows("after"), name, trainer.state.global_step)
+        board.close()
     trainer.state.save_to_json(str(tmp / "trainer_state.json"))
     history = trainer.state.log_history
     write_json_atomic(tmp / "log_history.json", history)
@@ -279,6 +291,7 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
         "data": data_report,
         "metrics": {k: metrics[k] for k in ("objective", "before", "after", "final_loss")},
         "parent": rel_parent,
+        "input_paths": input_paths(final, data, corpus),
         "lineage": lineage,
         "tokenizer": tok_source,
         **trainable_summary(model),

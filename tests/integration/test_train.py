@@ -163,6 +163,16 @@ def test_export_writes_a_standalone_checkpoint(chain, tmp_path):
     said = pipeline("text-generation", model=str(out), device="cpu")(chat, max_new_tokens=8, do_sample=False)
     reply = said[0]["generated_text"][-1]
     assert reply["role"] == "assistant" and "<|" not in reply["content"]  # the template's turn end stops it
+    # issue 19: a model card in the Hub's format, with the ontology's license and release and each stage
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(out / "README.md", repo_type="model")
+    assert card.data.license == "apache-2.0"  # medical.ttl's dcterms:license, as a Hub identifier
+    assert card.data.library_name == "transformers" and "kgtools" in card.data.tags
+    assert "kgtools medical demo ontology | 1.0 |" in card.text
+    for stage in ("kg_sft", "distill", "reinforce"):
+        assert f"| {stage} | {results[['kg_sft', 'distill', 'reinforce'].index(stage)].artifact.key} |" in card.text
+    assert f"max |Δ logit| {check['max_abs_logit_delta']}" in card.text
 
 
 def test_audit_asks_every_relation_of_the_graph(chain, tmp_path):
@@ -390,3 +400,125 @@ def test_update_training_adds_an_adapter_to_the_old_chain(chain, synth_data, tmp
     assert 0 <= u["routing_drift"]["changed"] <= 1 and 0 <= u["routing_drift"]["unchanged"] <= 1
     assert any("locality near" in g["goal"] for g in metrics["goals"])
     assert "## Knowledge update" in (result.path / "report.md").read_text("utf-8")
+
+
+def test_tensorboard_logs_loss_and_expert_routing(chain):
+    """issue 19: with tensorboard installed (the dev extra), each stage writes its loss, per-layer routing
+    scalars every logging step and the before/after routing heat maps under the artifact's tensorboard/."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _store, results = chain
+    for r in results:
+        name = r.artifact.stage.split("/", 1)[1]
+        events = EventAccumulator(str(r.path / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
+        events.Reload()
+        scalars, images = set(events.Tags()["scalars"]), set(events.Tags()["images"])
+        assert "train/loss" in scalars, scalars
+        # the tiny preset's MoE layers are 1 and 2 (layer 0 is dense)
+        for layer in (1, 2):
+            for what in ("experts_used", "max_load", "load_entropy", "router_entropy"):
+                assert f"routing/layer_{layer}/{what}" in scalars, (name, sorted(scalars))
+        entropy = [e.value for e in events.Scalars("routing/layer_1/load_entropy")]
+        used = [e.value for e in events.Scalars("routing/layer_1/experts_used")]
+        assert len(entropy) >= 3 and all(0 < v <= 1 for v in entropy) and all(0 < v <= 1 for v in used)
+        assert {f"routing/{name}/before", f"routing/{name}/after"} <= images
+
+
+@pytest.mark.slow  # exports, runs lm-eval and a kgtools evaluation on 279 questions
+def test_lm_eval_scores_the_exported_tasks_as_kgtools_does(chain, synth_data, tmp_path):
+    """issue 19: `kgtools export-tasks` → lm-evaluation-harness on the exported model. Same questions and choices:
+    lm-eval's log-likelihood of each choice is kgtools' log-probability of that answer's tokens without the
+    end-of-turn token, plus one constant per question (lm-eval scores the newline that ends the template's
+    assistant header as part of each choice); the accuracies differ only by the scoring rule (lm-eval `acc`:
+    summed log-probability; kgtools: per token, end-of-turn included), recomputed here from the same numbers."""
+    lm_eval = pytest.importorskip("lm_eval")
+    from lm_eval.tasks import TaskManager
+
+    from kgtools.chat import encode, prompt_messages
+    from kgtools.config import EvalConfig
+    from kgtools.evaluate.stage import evaluate
+
+    store, results = chain
+    model_dir, tasks = tmp_path / "model", tmp_path / "tasks"
+    for args in (["export", str(results[2].path), str(model_dir)], ["export-tasks", str(synth_data.path), str(tasks)]):
+        proc = subprocess.run([sys.executable, "-m", "kgtools.cli", *args], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+    names = {"kgtools_medical_test_heldout_mcq": "mcq", "kgtools_medical_test_heldout_truefalse": "yes_no"}
+    out = lm_eval.simple_evaluate(model="hf", model_args=f"pretrained={model_dir},dtype=float32", device="cpu",
+                                  tasks=list(names), task_manager=TaskManager(include_path=str(tasks)),
+                                  apply_chat_template=True, log_samples=True, batch_size=16)
+    ours = evaluate(EvalConfig(splits=["test_heldout"], include_base=False, with_context=False), synth_data,
+                    [results[2].artifact], store)
+    import pandas as pd
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    board = EventAccumulator(str(ours.path / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
+    board.Reload()  # the evaluation's accuracies and routing heat maps in TensorBoard
+    assert {"eval/test_heldout/multiple_choice", "eval/test_heldout/true_false"} <= set(board.Tags()["scalars"])
+    assert {"routing/evaluate/before", "routing/evaluate/reinforce"} <= set(board.Tags()["images"])
+    kg_ok = pd.read_parquet(ours.path / "outcomes.parquet").set_index("id")["ok"]
+    model, tokenizer = load_stage_model(results[2].artifact)
+    model.eval()
+    rows = {ex["id"]: ex for ex in synth_data_rows(synth_data, "test_heldout")}
+    for task, kind in names.items():
+        samples = out["samples"][task]
+        assert len(samples) == sum(1 for ex in rows.values() if ex["task"] == kind and (ex["choices"] or ex["rejected"]))
+        lm_right = kg_right = 0
+        for s in samples:
+            doc = s["doc"]
+            lls = [float(r[0]) for r in s["filtered_resps"]]
+            total, norm = [], []
+            for choice in doc["choices"]:
+                p, a = encode(tokenizer, prompt_messages(rows[doc["id"]], with_context=False), choice)
+                with torch.no_grad():
+                    logp = torch.log_softmax(model(torch.tensor([p + a])).logits[0, len(p) - 1:-1].float(), -1)
+                token_lp = logp.gather(-1, torch.tensor(a)[:, None]).squeeze(-1)
+                total.append(float(token_lp[:-1].sum()))  # without the end-of-turn token
+                norm.append(float(token_lp.sum()) / len(a))
+            # lm-eval moves the context's trailing whitespace (the newline after the template's assistant header)
+            # into each choice: one and the same log-probability added to every choice of a question
+            shift = [ll - t for ll, t in zip(lls, total, strict=True)]
+            assert max(shift) - min(shift) < 2e-3 and max(shift) <= 1e-3, (doc["question"], lls, total)
+            lm_pick, kg_pick = max(range(len(lls)), key=lls.__getitem__), max(range(len(norm)), key=norm.__getitem__)
+            assert s["acc"] == float(lm_pick == doc["label"])
+            assert bool(kg_ok[doc["id"]]) == (kg_pick == doc["label"])  # kgtools' own evaluation, same numbers
+            lm_right += lm_pick == doc["label"]
+            kg_right += kg_pick == doc["label"]
+        assert out["results"][task]["acc,none"] == pytest.approx(lm_right / len(samples))
+        print(f"{task}: lm-eval acc {lm_right / len(samples):.4f}, kgtools {kg_right / len(samples):.4f} "
+              f"({len(samples)} questions)")
+
+
+def synth_data_rows(artifact, split: str) -> list[dict]:
+    from datasets import load_from_disk
+
+    return load_from_disk(str(artifact.path / "dataset"))[split].to_list()
+
+
+@pytest.mark.slow  # one short kg_sft through the command, ~25 s
+def test_training_progress_is_logged_when_the_output_is_a_file(synth_data, tmp_path):
+    """issue 19: `kgtools train` with stdout to a file (not a terminal) writes timestamped progress lines — the
+    first step, every logging step with the loss and the time left, the last step (the line every N seconds
+    inside a long step is tests/unit/test_progress.py's)."""
+    import os
+    import re
+
+    config = tmp_path / "train.yaml"
+    config.write_text("train:\n  vocab_size: 1024\n  routing_sample: 8\n  report_to: [none]\n"
+                      "  kg_sft: {max_steps: 24, max_examples: 200}\n", encoding="utf-8")
+    log = tmp_path / "train.log"
+    with log.open("w") as out:
+        proc = subprocess.run([sys.executable, "-m", "kgtools.cli", "train", "--data", str(synth_data.path),
+                               "--config", str(config), "--stages", "kg_sft", "--artifacts", str(tmp_path / "a")],
+                              stdout=out, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "KGTOOLS_PROGRESS_SECONDS": "1"})
+    assert proc.returncode == 0, proc.stderr
+    lines = log.read_text("utf-8").splitlines()
+    steps = [line for line in lines if re.match(r"\[\d\d:\d\d:\d\d\] kg_sft: step \d+/24 ", line)]
+    assert steps[0].split("] ")[1].startswith("kg_sft: step 1/24 (4%)")
+    assert steps[-1].split("] ")[1].startswith("kg_sft: step 24/24 (100%), loss ")
+    logged = [line for line in steps if ", loss " in line and " left" in line]
+    assert len(logged) >= 3, lines  # logging_steps is 1 for 24 steps: a line per step, with loss and time left
+    assert any("kg_sft: loading the tokenizer and the model" in line for line in lines)
+    trained = next((tmp_path / "a" / "train" / "kg_sft").glob("*/manifest.json")).parent
+    assert not (trained / "tensorboard").exists()  # report_to: [none]

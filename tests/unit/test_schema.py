@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from kgtools.config import SynthConfig
-from kgtools.evaluate.stage import _score_open
+from kgtools.evaluate.scoring import score_open as _score_open
 from kgtools.graph.build import build_graph
 from kgtools.graph.io import load_graph, save_graph
 from kgtools.ontology import load_ontology

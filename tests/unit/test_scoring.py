@@ -51,7 +51,7 @@ def test_truth_values():
 def test_an_answer_naming_every_object_of_a_several_valued_fact_is_right():
     """'What is a symptom of osteoarthritis?' taught as 'arthralgia and joint stiffness': that answer, either
     symptom alone, or both in another order are right; a symptom and a wrong one is not."""
-    from kgtools.evaluate.stage import _score_open
+    from kgtools.evaluate.scoring import score_open as _score_open
 
     ex = {"task": "fact_qa", "template_id": "has_symptom/q0", "answer": "arthralgia and joint stiffness",
           "answer_aliases": [["arthralgia", "joint pain"], ["joint stiffness"]]}
