@@ -9,12 +9,24 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: setup demo demo-fast update-demo test test-slow lint bench clean
 
+# The rest is installed by uv (parallel downloads and installs: 74 s against pip's 217 s here, README), itself
+# installed into the venv by pip when it is not on the PATH; INSTALLER=pip uses pip for everything. torch comes
+# first from pip, which finds the CPU wheel on this disk (uv does not look there).
+INSTALLER ?= uv
+EXTRAS ?= dev,tensorboard,eval
+
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	@if [ "$(INSTALLER)" = uv ] && { command -v uv >/dev/null || $(BIN)/pip install --quiet --disable-pip-version-check uv; } \
+		&& echo "uv pip install -e .[$(EXTRAS)]" \
+		&& $$(command -v uv || echo $(BIN)/uv) pip install --quiet --python $(BIN)/python -c constraints.txt -e ".[$(EXTRAS)]"; then :; \
+	else \
+		echo "pip install -e .[$(EXTRAS)]"; \
+		$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[$(EXTRAS)]"; \
+	fi
 	@touch $(STAMP)
 
 # The whole pipeline on the bundled medical ontology and corpus with the tiny MoE preset (pipelines/demo.yaml):
