@@ -423,11 +423,21 @@ class LoraSettings(StageConfig):
     targets: list[str] = Field(default_factory=lambda: ["attention", "shared_experts", "routed_experts"], min_length=1)
     train_embeddings: bool | None = Field(None, description="also train the token embeddings and LM head in full; "
                                           "default: on for the randomly initialised presets, off for checkpoints")
+    layers: list[int] | None = Field(None, min_length=2, max_length=2, description=(
+        "[from, to], both included, counted from 0: LoRA (and a trained router) only on these decoder layers — "
+        "the lower layers stay frozen; null: every layer"))
 
     @field_validator("targets")
     @classmethod
     def _groups(cls, value: list[str]) -> list[str]:
         return _only(value, LORA_GROUPS, "target group")
+
+    @field_validator("layers")
+    @classmethod
+    def _layers(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and not 0 <= value[0] <= value[1]:
+            raise ValueError(f"[from, to] with 0 <= from <= to; got {value}")
+        return value
 
 
 class EsftSettings(StageConfig):

@@ -5,6 +5,7 @@ loss that transformers does not add for DeepSeek-V3, and loading a chain of stag
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from kgtools.config import TrainConfig
@@ -31,7 +32,10 @@ def add_lora(model, cfg: TrainConfig, experts: dict[int, list[int]] | None = Non
     # A randomly initialised preset has no token meanings to keep: its embeddings and head learn in full
     # (PEFT's modules_to_save keeps a trained copy in the adapter and the original for the reference model).
     train_embeddings = cfg.lora.train_embeddings if cfg.lora.train_embeddings is not None else random_base
-    to_save = (["gate"] if router_params else []) + (["embed_tokens", "lm_head"] if train_embeddings else [])
+    gates = ["gate"] if router_params else []
+    if cfg.lora.layers is not None:
+        modules, parameters, gates = _in_layers(model, cfg.lora.layers, modules, parameters, gates)
+    to_save = gates + (["embed_tokens", "lm_head"] if train_embeddings else [])
     lora = LoraConfig(
         r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout, task_type="CAUSAL_LM",
         target_modules=modules or None, target_parameters=parameters or None,
@@ -41,6 +45,25 @@ def add_lora(model, cfg: TrainConfig, experts: dict[int, list[int]] | None = Non
     if experts is not None:
         mask_experts(peft_model, experts)
     return peft_model
+
+
+def _in_layers(model, layers: list[int], modules: list[str], parameters: list[str],
+               gates: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """The targets (name suffixes) as full names inside the decoder layers ``layers`` = [from, to]: PEFT matches
+    a full name exactly, so the layers outside get no adapter at all. A range outside the model is an error."""
+    count = getattr(getattr(model, "config", None), "num_hidden_layers", None)
+    first, last = layers
+    if count is not None and last >= count:
+        raise ConfigError(f"train.lora.layers: [{first}, {last}] is outside the model, whose decoder layers are "
+                          f"0 to {count - 1}")
+    inside = lambda name: (n := _layer_of(name)) is not None and first <= n <= last  # noqa: E731
+    full_modules = [n for n, _ in model.named_modules() if inside(n) and n.rsplit(".", 1)[-1] in modules]
+    full_params = [n for n, _ in model.named_parameters() if inside(n) and n.endswith(tuple(f".{p}" for p in parameters))]
+    full_gates = [n for n, _ in model.named_modules() if inside(n) and n.rsplit(".", 1)[-1] in gates]
+    if not full_modules and not full_params and not full_gates:
+        raise ConfigError(f"train.lora.layers: no {', '.join(sorted(set(modules) | set(parameters))) or 'target'} "
+                          f"in decoder layers {first} to {last}; widen the range or change train.lora.targets")
+    return full_modules, full_params, full_gates
 
 
 def mask_experts(peft_model, experts: dict[int, list[int]]) -> int:
@@ -88,8 +111,9 @@ def expert_delta_norms(peft_model) -> dict[int, list[float]]:
 
 
 def _layer_of(name: str) -> int | None:
-    parts = name.split(".")
-    return int(parts[parts.index("layers") + 1]) if "layers" in parts else None
+    """The decoder layer a module or parameter name is in (``model.layers.<i>.…``), or None."""
+    m = re.search(r"(?:^|\.)layers\.(\d+)(?:\.|$)", name)
+    return int(m.group(1)) if m else None
 
 
 class BalanceLoss:

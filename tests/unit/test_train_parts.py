@@ -192,3 +192,29 @@ def test_acceptance_goal_is_paired_with_balanced_accuracy():
     assert met(stage(0.7, 0.2)) == (True, True)    # rejects corruptions, still accepts the truth
     assert met(stage(0.05, 0.0)) == (True, False)  # "false" to everything: acceptance alone would pass
     assert met(stage(0.9, 0.4)) == (False, True)
+
+
+def test_lora_on_a_layer_range_leaves_the_other_layers_frozen(model):
+    """issue 15: `lora.layers: [from, to]` — the seed design's "freeze the lower layers"."""
+    cfg = parse_config(TrainConfig, {"lora": {"targets": ["attention", "shared_experts", "routed_experts", "router"],
+                                              "layers": [2, 2]}, "balance_loss": 0.01})
+    peft_model = add_lora(model, cfg)
+    trained = [n for n, p in peft_model.named_parameters() if p.requires_grad]
+    assert trained and all(".layers.2." in n for n in trained), trained
+    for part in ("self_attn.q_a_proj.lora_A", "shared_experts.gate_proj.lora_A", "mlp.experts.lora_A", "mlp.gate"):
+        assert any(part in n for n in trained), part
+    whole = add_lora(build_preset(ModelSpec.parse("tiny-deepseek-moe"), model.config.vocab_size, {}, seed=0),
+                     parse_config(TrainConfig, {"lora": {"targets": ["attention"]}}))
+    assert {n.split(".layers.")[1].split(".")[0] for n, p in whole.named_parameters() if p.requires_grad} == {"0", "1", "2"}
+
+
+def test_a_layer_range_outside_the_model_is_one_line(model):
+    with pytest.raises(ConfigError, match=r"train\.lora\.layers: \[1, 5\] is outside the model, whose decoder layers are 0 to 2"):
+        add_lora(model, parse_config(TrainConfig, {"lora": {"layers": [1, 5]}}))
+    with pytest.raises(ConfigError, match=r"train\.lora\.layers"):
+        parse_config(TrainConfig, {"lora": {"layers": [2, 1]}}, prefix="train")
+    with pytest.raises(ConfigError, match=r"train\.lora\.layers"):
+        parse_config(TrainConfig, {"lora": {"layers": [1]}}, prefix="train")
+    # the dense first layer has no routed experts: nothing to adapt there
+    with pytest.raises(ConfigError, match=r"train\.lora\.layers: no mlp\.experts\.down_proj"):
+        add_lora(model, parse_config(TrainConfig, {"lora": {"targets": ["routed_experts"], "layers": [0, 0]}}))
