@@ -244,57 +244,74 @@ def _num(x: Any) -> str:
     return "–" if x is None else f"{x:.3f}"
 
 
-def model_card(*, chain: list[Artifact], export_check: Mapping[str, Any], model_type: str) -> str:
-    """A model card for a merged export of the train chain ``chain`` (first stage to last): base model,
-    ontology sources and licenses, data, each stage's settings and objective, the evaluations that asked it."""
-    last = chain[-1]
-    data = next((upstream(last, s) for s in ("dedupe", "synth_update", "synth") if upstream(last, s)), None)
+def _data_of(last: Artifact) -> tuple[Artifact | None, Artifact | None]:
+    """(training data, kg) upstream of a train artifact."""
+    data = next((found for s in ("dedupe", "synth_update", "synth") if (found := upstream(last, s)) is not None), None)
     kg = upstream(data, "kg") if data is not None else None
-    if data is not None and data.stage == "synth_update":
-        kg = Artifact.open(data.manifest["releases"]["new"]["path"]) if data.manifest.get("releases") else kg
-    sources = ontology_sources(kg)
-    train_cfg = last.manifest.get("config", {})
+    if data is not None and data.stage == "synth_update" and data.manifest.get("releases"):
+        kg = Artifact.open(data.manifest["releases"]["new"]["path"])
+    return data, kg
+
+
+def model_card(*, chains: list[list[Artifact]], export_check: Mapping[str, Any], model_type: str) -> str:
+    """A model card for a merged export of one train chain (first stage to last) or of several domains' chains
+    on one base, composed: base model, ontology sources and licenses, data, each stage's settings and objective,
+    the evaluations that asked it (one chain)."""
+    found = [_data_of(chain[-1]) for chain in chains]
+    sources = [s for _data, kg in found for s in ontology_sources(kg)]
+    train_cfg = chains[0][-1].manifest.get("config", {})
     base = train_cfg.get("model", "?")
     header: dict[str, Any] = {
         **license_metadata(s.get("license") for s in sources),
         "library_name": "transformers",
         "pipeline_tag": "text-generation",
         "tags": ["kgtools", "knowledge-graph", "ontology", "mixture-of-experts", model_type],
-        "language": languages(kg),
+        "language": sorted({x for _data, kg in found for x in languages(kg)}),
     }
     if re.fullmatch(r"[\w.-]+/[\w.-]+", str(base)) and not Path(str(base)).exists():
         header["base_model"] = base  # a Hub id; a local path or a kgtools preset is named in the text only
-    stage_rows = ["| stage | artifact | steps | learning rate | batch × accumulation | objective | before | after |",
-                  "|---|---|---:|---:|---:|---|---:|---:|"]
-    for a in chain:
-        name = a.stage.split("/", 1)[1]
-        opt = a.manifest.get("config", {}).get(name, {})
-        m = a.manifest.get("metrics", {})
-        stage_rows.append(f"| {name} | {a.key} | {a.manifest.get('counts', {}).get('steps', '?')} | {opt.get('lr', '?')} | "
-                          f"{opt.get('batch_size', '?')} × {opt.get('grad_accum', '?')} | {_cell(m.get('objective', ''))} | "
-                          f"{_num(m.get('before'))} | {_num(m.get('after'))} |")
+    several = len(chains) > 1
+    stage_rows = [("| domain " if several else "") + "| stage | artifact | steps | learning rate | batch × accumulation | "
+                  "objective | before | after |", ("|---" if several else "") + "|---|---|---:|---:|---:|---|---:|---:|"]
+    data_lines = []
+    for chain, (data, kg) in zip(chains, found, strict=True):
+        domain = data_title(ontology_sources(kg), chain[-1].key)
+        for a in chain:
+            name = a.stage.split("/", 1)[1]
+            opt = a.manifest.get("config", {}).get(name, {})
+            m = a.manifest.get("metrics", {})
+            stage_rows.append((f"| {_cell(domain, 40)} " if several else "") +
+                              f"| {name} | {a.key} | {a.manifest.get('counts', {}).get('steps', '?')} | {opt.get('lr', '?')} | "
+                              f"{opt.get('batch_size', '?')} × {opt.get('grad_accum', '?')} | {_cell(m.get('objective', ''))} | "
+                              f"{_num(m.get('before'))} | {_num(m.get('after'))} |")
+        counts = ", ".join(f"{k} {v:,}" for k, v in (data.manifest.get("counts", {}) if data else {}).items() if isinstance(v, int))
+        data_lines.append(f"- Training data{f' ({domain})' if several else ''}: "
+                          + (f"the `{data.stage}` artifact `{data.key}` ({counts})" if data is not None
+                             else "not found beside the train artifact"))
     lora = train_cfg.get("lora", {})
-    evaluations = evaluations_of(last)
+    evaluations = evaluations_of(chains[0][-1]) if not several else []
     if evaluations:
         label, evaluation = evaluations[0]
         metrics = json.loads((evaluation.path / "metrics.json").read_text("utf-8"))
         labels = [x for x in ("base", label) if x in metrics.get("stages", {})]
         evaluated = (f"From the evaluation `{evaluation.path.name}` (the model is `{label}` there; `base` is the "
                      f"model before training):\n\n" + evaluation_table(metrics, labels))
+    elif several:
+        evaluated = "The composed model has not been evaluated as one model; each domain's chain is evaluated on its own.\n"
     else:
         evaluated = "No evaluation of this model was found beside its artifact (run `kgtools evaluate`).\n"
-    title = data_title(sources, last.key)
+    title = data_title(sources, chains[0][-1].key)
+    chain_text = "; ".join(" → ".join(a.stage.split("/", 1)[1] for a in chain) for chain in chains)
     body = f"""
 # {model_type} with {title}
 
-A {model_type} model taught the knowledge of {title} by kgtools, its stages merged into plain weights (load it with
+A {model_type} model taught the knowledge of {title} by kgtools, {'the adapter chains of ' + str(len(chains)) + ' domains on one base added up (composed) and ' if several else 'its stages '}merged into plain weights (load it with
 `transformers`; no PEFT or kgtools needed).
 
 - Base model: `{base}`{' (a kgtools preset: random weights built from a config, for tests and demos)' if isinstance(base, str) and not Path(base).exists() and '/' not in base else ''}
-- Training chain: {' → '.join(a.stage.split('/', 1)[1] for a in chain)} (LoRA r {lora.get('r', '?')}, alpha {lora.get('alpha', '?')},
-  on {', '.join(lora.get('targets', [])) or '?'}{'; ESFT: only the experts the domain routes to' if train_cfg.get('esft', {}).get('enabled') else ''})
-- Training data: {f'the `{data.stage}` artifact `{data.key}`' if data is not None else 'not found beside the train artifact'}
-  ({', '.join(f'{k} {v:,}' for k, v in (data.manifest.get('counts', {}) if data is not None else {}).items() if isinstance(v, int))})
+- Training chain{'s' if several else ''}: {chain_text} (LoRA r {lora.get('r', '?')}, alpha {lora.get('alpha', '?')},
+  on {', '.join(lora.get('targets', [])) or '?'}{f", decoder layers {lora['layers'][0]} to {lora['layers'][1]}" if lora.get('layers') else ''}{'; ESFT: only the experts the domain routes to' if train_cfg.get('esft', {}).get('enabled') else ''})
+{chr(10).join(data_lines)}
 
 ## Sources
 
@@ -310,7 +327,7 @@ The license in this card's header is the ontologies'; the base model's own licen
 {evaluated}
 ## Export check
 
-The merged weights, reloaded from disk, against the adapter chain on a fixed batch of {export_check.get('tokens', '?')} tokens:
+The merged weights, reloaded from disk, against the adapter {'chains' if several else 'chain'} on a fixed batch of {export_check.get('tokens', '?')} tokens:
 max |Δ logit| {export_check.get('max_abs_logit_delta')} ({export_check.get('dtype')}; tolerated {export_check.get('tolerance')}).
 
 ## Use

@@ -637,17 +637,20 @@ def _fmt(value: Any) -> str:
 @app.command("export")
 @user_errors
 def export_cmd(
-    stage: Annotated[Path, typer.Argument(help="train artifact folder (e.g. artifacts/train/reinforce/<key>)")],
-    out: Annotated[Path, typer.Argument(help="new folder for the merged checkpoint")],
+    paths: Annotated[list[Path], typer.Argument(help="train artifact folder(s) (e.g. artifacts/train/reinforce/<key>), then the new folder for the merged checkpoint; several train artifacts (domains trained on one base) are composed", metavar="STAGE... OUT")],
     trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code", help="allow the base checkpoint's own Python code to run (only if you trust it)")] = False,
 ) -> None:
-    """Merge a stage's adapter chain into a standalone Hugging Face checkpoint."""
+    """Merge a stage's adapter chain (or several domains' chains on one base) into a standalone Hugging Face checkpoint."""
     from kgtools.artifacts import Artifact
+    from kgtools.errors import ConfigError
     from kgtools.train.export import export
 
+    if len(paths) < 2:
+        raise ConfigError("export: give a train artifact (or several) and then the new folder: kgtools export STAGE... OUT")
+    *stages, out = paths
     _quiet_models()
     with _progress("merging adapters…"):
-        path = export(Artifact.open(stage), out, trust_remote_code=trust_remote_code)
+        path = export([Artifact.open(s) for s in stages], out, trust_remote_code=trust_remote_code)
     console.print(f"[green]exported[/]: {path}")
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kgtools.artifacts import Artifact
+from kgtools.artifacts import Artifact, file_digest
 from kgtools.errors import ArtifactError, ConfigError
 
 log = logging.getLogger(__name__)
@@ -318,3 +318,78 @@ def load_stage_model(artifact: Artifact, *, merge: bool = True, trust_remote_cod
 
         model = PeftModel.from_pretrained(model, str(chain[-1].path))
     return model, AutoTokenizer.from_pretrained(str(artifact.path / "tokenizer"))
+
+
+# --------------------------------------------------------------------------------------- several domains
+
+def base_identity(artifact: Artifact) -> dict[str, Any]:
+    """What the chain of ``artifact`` was trained on: the base weights and the tokenizer. Two chains whose
+    identities are equal can be composed (their adapters add up on the same weights)."""
+    first = lineage_of(artifact)[0]
+    files = first.manifest.get("files", {})
+    spec = ModelSpec.parse(first.manifest["config"]["model"], False)
+    if spec.preset is not None:  # a preset's random base is saved in the first stage's artifact
+        weights: Any = {k: v["sha256"] for k, v in files.items() if k.startswith("base/") and k.endswith(".safetensors")}
+    else:
+        folder = Path(spec.path).resolve()
+        weights = {"path": str(folder), "config": file_digest(folder / "config.json"),
+                   "files": {f.name: f.stat().st_size for f in sorted(folder.glob("*.safetensors"))}}
+    return {"weights": weights, "tokenizer": (files.get("tokenizer/tokenizer.json") or {}).get("sha256")}
+
+
+def load_domains(domains: dict[str, Artifact], *, trust_remote_code: bool = False):
+    """(PEFT model, tokenizer): one base with every domain's adapter chain loaded beside the others, adapters
+    named ``<domain>__<stage>``; :func:`use_domains` switches between domains or composes them. Composition is
+    PEFT's several active LoRA adapters: each adds its own ΔW·x, which equals merging every adapter into the
+    weights (a test checks the logits) — the exact sum of the domains' deltas, as PEFT's ``cat`` combination
+    would give, without building a new adapter of rank Σr; a weighted ``linear`` combination mixes the A and B
+    factors separately and is not a sum of deltas. Refused: chains of different bases or tokenizers, and
+    chains that train modules in full (the preset's embeddings, a trained router): one copy of a module
+    cannot be two domains' at once."""
+    from peft import PeftModel
+    from transformers import AutoTokenizer
+
+    if not domains:
+        raise ConfigError("no domains to load")
+    chains = {name: lineage_of(a) for name, a in domains.items()}
+    names = list(chains)
+    identity = {name: base_identity(domains[name]) for name in names}
+    for name in names[1:]:
+        if identity[name] != identity[names[0]]:
+            what = "base weights" if identity[name]["weights"] != identity[names[0]]["weights"] else "tokenizer"
+            raise ConfigError(f"{domains[name].path}: domain {name!r} was trained on other {what} than domain "
+                              f"{names[0]!r} ({domains[names[0]].path}); only adapters of one base compose — train "
+                              "every domain from the same `model:` checkpoint")
+    for name, chain in chains.items():
+        for a in chain:
+            saved = json.loads((a.path / "adapter_config.json").read_text("utf-8")).get("modules_to_save")
+            if saved:
+                raise ConfigError(f"{a.path}: domain {name!r} trains {', '.join(saved)} in full, which cannot be "
+                                  "active for two domains at once; compose domains trained with "
+                                  "train.lora.train_embeddings: false and without 'router' in train.lora.targets")
+    model = None
+    for name, chain in chains.items():
+        for a in chain:
+            adapter = f"{name}__{a.stage.split('/', 1)[1]}"
+            if model is None:
+                model = PeftModel.from_pretrained(_load_base(chain[0], trust_remote_code), str(a.path), adapter_name=adapter)
+            else:
+                model.load_adapter(str(a.path), adapter_name=adapter)
+    model.eval()
+    return model, AutoTokenizer.from_pretrained(str(domains[names[0]].path / "tokenizer"))
+
+
+def use_domains(model, names: list[str] | tuple[str, ...]) -> list[str]:
+    """Make the adapters of the domains ``names`` (all their stages) the active ones, composed; returns the
+    adapter names. For the base model alone, use ``with model.disable_adapter():``."""
+    adapters = [a for a in model.peft_config if a.split("__", 1)[0] in names]
+    unknown = sorted(set(names) - {a.split("__", 1)[0] for a in adapters})
+    if unknown or not names:
+        raise ConfigError(f"no domain {unknown[0] if unknown else '(none given)'!r}; loaded: "
+                          f"{', '.join(domain_names(model))}")
+    model.base_model.set_adapter(adapters)
+    return adapters
+
+
+def domain_names(model) -> list[str]:
+    return list(dict.fromkeys(a.split("__", 1)[0] for a in model.peft_config))

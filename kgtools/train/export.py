@@ -12,7 +12,7 @@ from typing import Any
 from kgtools import cards
 from kgtools.artifacts import Artifact, write_json_atomic
 from kgtools.errors import ArtifactError, ConfigError
-from kgtools.models import lineage_of, load_stage_model
+from kgtools.models import lineage_of, load_domains, load_stage_model, use_domains
 
 # A fixed batch for the check: chat prompts and plain text, of different lengths (padding is exercised).
 CHECK_TEXTS = ("What is a symptom of influenza?", "Which drug treats asthma, and which organ does asthma affect?",
@@ -22,24 +22,35 @@ CHECK_TEXTS = ("What is a symptom of influenza?", "Which drug treats asthma, and
 TOLERANCE = {"float32": 1e-3, "float16": 0.25, "bfloat16": 0.5}
 
 
-def export(artifact: Artifact, out: str | Path, *, trust_remote_code: bool = False) -> Path:
-    """Merge the stage chain of ``artifact`` into a standalone checkpoint folder (written then renamed): the
-    weights, the tokenizer with its chat template, a ``generation_config.json`` whose end-of-turn token is the
-    chat template's, and ``kgtools_export.json`` with the lineage and the check's max |Δ logit| between the
-    saved checkpoint (reloaded from disk) and the adapter chain. ``trust_remote_code`` is the user's to give;
-    an artifact that needs it is refused without it."""
+def export(artifact: Artifact | list[Artifact], out: str | Path, *, trust_remote_code: bool = False) -> Path:
+    """Merge the stage chain of ``artifact`` — or the chains of several domains trained on one base, composed
+    (their deltas added: :func:`kgtools.models.load_domains`) — into a standalone checkpoint folder (written
+    then renamed): the weights, the tokenizer with its chat template, a ``generation_config.json`` whose
+    end-of-turn token is the chat template's, a model card (``README.md``) and ``kgtools_export.json`` with the
+    lineage and the check's max |Δ logit| between the saved checkpoint (reloaded from disk) and the adapters.
+    ``trust_remote_code`` is the user's to give; an artifact that needs it is refused without it."""
+    artifacts = artifact if isinstance(artifact, list) else [artifact]
     out = Path(out)
-    if not artifact.stage.startswith("train/"):
-        raise ConfigError(f"{artifact.path}: is a {artifact.stage!r} artifact; export takes a train artifact "
-                          "(artifacts/train/<stage>/<key>)")
+    for a in artifacts:
+        if not a.stage.startswith("train/"):
+            raise ConfigError(f"{a.path}: is a {a.stage!r} artifact; export takes a train artifact "
+                              "(artifacts/train/<stage>/<key>)")
+    if len({a.path.resolve() for a in artifacts}) < len(artifacts):
+        raise ConfigError(f"{artifacts[0].path}: named twice; compose different domains' train artifacts")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: exists and is a file; choose a new folder for the exported model")
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"{out}: exists and is not empty; choose a new folder for the exported model")
-    chained, tokenizer = load_stage_model(artifact, merge=False, trust_remote_code=trust_remote_code)
+    if len(artifacts) == 1:
+        chained, tokenizer = load_stage_model(artifacts[0], merge=False, trust_remote_code=trust_remote_code)
+        adapters = None
+    else:
+        chained, tokenizer = load_domains({f"domain{i}": a for i, a in enumerate(artifacts)},
+                                          trust_remote_code=trust_remote_code)
+        adapters = use_domains(chained, [f"domain{i}" for i in range(len(artifacts))])
     batch = _check_batch(tokenizer)
     reference = _logits(chained, batch)
-    model = chained.merge_and_unload()
+    model = chained.merge_and_unload(adapter_names=adapters)
     _set_generation_config(model, tokenizer)
     tmp = out.with_name(f".tmp-{out.name}.{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -48,11 +59,13 @@ def export(artifact: Artifact, out: str | Path, *, trust_remote_code: bool = Fal
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
         check = _check(tmp, batch, reference, trust_remote_code)
-        cards.write(tmp, cards.model_card(chain=lineage_of(artifact), export_check=check,
-                                          model_type=model.config.model_type))
+        chains = [lineage_of(a) for a in artifacts]
+        cards.write(tmp, cards.model_card(chains=chains, export_check=check, model_type=model.config.model_type))
         write_json_atomic(tmp / "kgtools_export.json", {
-            "from": str(artifact.path), "stage": artifact.stage,
-            "lineage": [a.stage + ":" + a.key for a in lineage_of(artifact)], "check": check})
+            "from": [str(a.path) for a in artifacts] if len(artifacts) > 1 else str(artifacts[0].path),
+            "stage": artifacts[0].stage if len(artifacts) == 1 else [a.stage for a in artifacts],
+            "lineage": [[a.stage + ":" + a.key for a in chain] for chain in chains] if len(chains) > 1
+            else [a.stage + ":" + a.key for a in chains[0]], "check": check})
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)

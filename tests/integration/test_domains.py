@@ -1,0 +1,111 @@
+"""Several domains on one base (issue 15, composition): the medical and the finance chains trained from one shared
+checkpoint, loaded side by side and switched by name or composed; the composed model's logits equal the logits of
+the base with every adapter merged; `kgtools export` of several chains writes the composed model; chains of
+different bases refuse to compose in one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from kgtools.artifacts import ArtifactStore
+from kgtools.config import KgConfig, SynthConfig, TrainConfig, parse_config
+from kgtools.errors import ConfigError
+from kgtools.graph.stage import build_kg
+from kgtools.models import (
+    ModelSpec,
+    build_preset,
+    domain_names,
+    load_checkpoint,
+    load_domains,
+    load_stage_model,
+    merge_adapter,
+    use_domains,
+)
+from kgtools.synth.stage import synthesize
+from kgtools.train.stage import train
+from kgtools.train.tokenizer import train_tokenizer
+
+from ..conftest import BUNDLED
+
+pytestmark = pytest.mark.slow  # two short kg_sft runs and a third on another base, ~1 min
+
+STEPS = {"vocab_size": 1024, "routing_sample": 8, "report_to": ["none"],
+         "kg_sft": {"max_steps": 12, "max_examples": 200, "lr": 5e-3}}
+
+
+@pytest.fixture(scope="module")
+def domains(tmp_path_factory):
+    torch.set_num_threads(2)
+    root = tmp_path_factory.mktemp("domains")
+    store = ArtifactStore(root / "artifacts")
+    data = {name: synthesize(SynthConfig(), build_kg(KgConfig(ontologies=[BUNDLED / f"{name}.ttl"]), store).artifact,
+                             store).artifact for name in ("medical", "finance")}
+    # one base for both: a preset with a tokenizer trained on both domains' prompts and answers, saved as a checkpoint
+    from datasets import load_from_disk
+
+    texts = [t for d in data.values() for ex in load_from_disk(str(d.path / "dataset"))["train"].to_list()[:600]
+             for t in (ex["prompt"], ex["answer"])]
+    tokenizer = train_tokenizer(texts, 1024)
+    model = build_preset(ModelSpec.parse("tiny-deepseek-moe"), len(tokenizer),
+                         {"pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id,
+                          "eos_token_id": tokenizer.eos_token_id}, seed=0)
+    base = root / "base"
+    model.save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    chains = {name: train(parse_config(TrainConfig, {**STEPS, "model": str(base), "stages": ["kg_sft"]}), d, store)[-1]
+              .artifact for name, d in data.items()}
+    return base, chains, data, store
+
+
+def _logits(model, ids):
+    with torch.no_grad():
+        return model(ids).logits.float()
+
+
+def test_domains_switch_by_name_and_compose_as_the_merged_weights(domains):
+    base, chains, _data, _store = domains
+    model, tokenizer = load_domains(chains)
+    assert domain_names(model) == ["medical", "finance"]
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": "What treats influenza? Which authority supervises banks?"}],
+                                        add_generation_prompt=True, return_dict=True, return_tensors="pt")["input_ids"]
+    assert use_domains(model, ["medical"]) == ["medical__kg_sft"]
+    medical = _logits(model, ids)
+    alone, _ = load_stage_model(chains["medical"])
+    assert (medical - _logits(alone, ids)).abs().max() < 1e-4  # switching by name = that domain's own model
+    use_domains(model, ["medical", "finance"])
+    composed = _logits(model, ids)
+    merged = merge_adapter(merge_adapter(load_checkpoint(base, dtype=torch.float32), chains["medical"].path),
+                           chains["finance"].path)
+    assert (composed - _logits(merged, ids)).abs().max() < 1e-4  # composition = both deltas in the weights
+    assert (composed - medical).abs().max() > 1e-2  # and finance's adapter does change something
+    with model.disable_adapter():
+        assert (_logits(model, ids) - _logits(load_checkpoint(base, dtype=torch.float32), ids)).abs().max() < 1e-5
+    with pytest.raises(ConfigError, match="no domain 'law'; loaded: medical, finance"):
+        use_domains(model, ["law"])
+
+
+def test_export_of_several_domains_and_bad_compositions(domains, tmp_path):
+    base, chains, data, store = domains
+    out = tmp_path / "composed"
+    proc = subprocess.run([sys.executable, "-m", "kgtools.cli", "export", str(chains["medical"].path),
+                           str(chains["finance"].path), str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    check = json.loads((out / "kgtools_export.json").read_text("utf-8"))["check"]
+    assert check["max_abs_logit_delta"] <= check["tolerance"]
+    card = (out / "README.md").read_text("utf-8")
+    assert "kgtools medical demo ontology" in card and "finance" in card.lower() and "| domain |" in card
+    # a chain of another base (the tiny preset's own random base and tokenizer) does not compose with these
+    other = train(parse_config(TrainConfig, {**STEPS, "stages": ["kg_sft"]}), data["finance"], store)[-1].artifact
+    bad = [([chains["medical"].path, other.path, tmp_path / "x"], "was trained on other base weights"),
+           ([chains["medical"].path, chains["medical"].path, tmp_path / "y"], "named twice"),
+           ([chains["medical"].path], "give a train artifact (or several) and then the new folder")]
+    for args, message in bad:
+        proc = subprocess.run([sys.executable, "-m", "kgtools.cli", "export", *map(str, args)], capture_output=True, text=True)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
+        assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
