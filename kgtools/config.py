@@ -447,6 +447,10 @@ class EsftSettings(StageConfig):
     score: str = Field("token_share", description="token_share or gate_score")
     top_p: float | None = Field(None, description="cumulative score to reach per layer; default 0.2 (token_share) or 0.1 (gate_score)")
     sample: int = Field(256, ge=1, description="domain examples scored")
+    experts: dict[int, list[int]] | None = Field(None, description=(
+        "the routed experts to train, per MoE layer ({layer: [expert ids]}; a layer left out trains none), given "
+        "instead of chosen from this domain's routing — e.g. a disjoint share of the experts computed over several "
+        "domains by kgtools.train.routing.disjoint_experts; null: ESFT chooses"))
 
     @field_validator("score")
     @classmethod
@@ -462,6 +466,13 @@ class EsftSettings(StageConfig):
 
     def threshold(self) -> float:
         return self.top_p if self.top_p is not None else (0.2 if self.score == "token_share" else 0.1)
+
+    @field_validator("experts")
+    @classmethod
+    def _experts(cls, value: dict[int, list[int]] | None) -> dict[int, list[int]] | None:
+        if value is not None and any(layer < 0 or any(e < 0 for e in ids) for layer, ids in value.items()):
+            raise ValueError("layers and expert ids count from 0")
+        return None if value is None else {int(k): sorted(set(v)) for k, v in value.items()}
 
 
 # speed and memory settings of a training stage: the same weights come out (to rounding), so they are not part of

@@ -28,6 +28,48 @@ def select_experts(stats: RoutingStats, *, score: str, top_p: float) -> dict[int
     return chosen
 
 
+def given_experts(stats: RoutingStats, experts: dict[int, list[int]]) -> dict[int, list[int]]:
+    """``train.esft.experts`` checked against the model (its MoE layers and expert count): every MoE layer gets
+    an entry, [] where none is given (that layer's routed experts stay frozen)."""
+    from kgtools.errors import ConfigError
+
+    layers = sorted(stats.counts)
+    outside = sorted(set(experts) - set(layers))
+    if outside:
+        raise ConfigError(f"train.esft.experts: layer {outside[0]} is not an MoE layer of the model (MoE layers: "
+                          f"{', '.join(map(str, layers))})")
+    too_big = [(layer, e) for layer, ids in experts.items() for e in ids if e >= stats.experts]
+    if too_big:
+        raise ConfigError(f"train.esft.experts: layer {too_big[0][0]} names expert {too_big[0][1]}; the model has "
+                          f"{stats.experts} routed experts per layer (0 to {stats.experts - 1})")
+    return {layer: sorted(experts.get(layer, [])) for layer in layers}
+
+
+def disjoint_experts(stats: dict[str, RoutingStats], *, score: str = "token_share",
+                     top_p: float = 0.2) -> dict[str, dict[int, list[int]]]:
+    """Per domain, ESFT's expert choice made disjoint across domains: in each MoE layer each expert belongs to
+    the domain whose tokens use it most (its share of the domain's routing, ``score``; a tie goes to the domain
+    named first), and each domain takes its own experts, highest first, until their cumulative score reaches
+    ``top_p`` (or it runs out of experts: a domain may own none in a layer). Give the result to
+    ``train.esft.experts`` of each domain's training."""
+    names = list(stats)
+    layers = sorted(set.intersection(*(set(s.counts) for s in stats.values())))
+    out: dict[str, dict[int, list[int]]] = {name: {} for name in names}
+    for layer in layers:
+        values = np.stack([stats[n].share(layer) if score == "token_share" else stats[n].gate_score(layer) for n in names])
+        owner = np.argmax(values, axis=0)  # first maximum: ties go to the domain named first
+        for d, name in enumerate(names):
+            own = [int(e) for e in np.argsort(-values[d], kind="stable") if owner[e] == d]
+            total, keep = 0.0, []
+            for e in own:
+                if total >= top_p - 1e-12:
+                    break
+                keep.append(e)
+                total += float(values[d][e])
+            out[name][layer] = sorted(keep)
+    return out
+
+
 def write_routing(rows: list[dict[str, Any]], folder: Path, title: str) -> None:
     """``routing.parquet`` and ``routing.png`` (token share per layer × expert, one panel per moment)."""
     import pyarrow as pa

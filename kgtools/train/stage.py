@@ -187,7 +187,7 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
     from kgtools.train import distill, kg_sft, monitor, reinforce
     from kgtools.train.adapters import BalanceLoss, add_lora, expert_delta_norms, trainable_summary
     from kgtools.train.loop import last_checkpoint, progress_callback
-    from kgtools.train.routing import select_experts, write_routing
+    from kgtools.train.routing import given_experts, select_experts, write_routing
 
     started = time.perf_counter()
     splits = load_examples(data)
@@ -228,7 +228,8 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
     before = record_routing(model, routing_seqs, pad_id=tokenizer.pad_token_id)
     experts = None
     if cfg.esft.enabled:
-        experts = select_experts(before, score=cfg.esft.score, top_p=cfg.esft.threshold())
+        experts = (given_experts(before, cfg.esft.experts) if cfg.esft.experts is not None
+                   else select_experts(before, score=cfg.esft.score, top_p=cfg.esft.threshold()))
         write_json_atomic(tmp / "esft_experts.json", {"score": cfg.esft.score, "top_p": cfg.esft.threshold(),
                                                       "experts": {str(k): v for k, v in experts.items()}})
     set_seed(cfg.seed)  # LoRA's A matrices are drawn from the global generator

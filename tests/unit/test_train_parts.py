@@ -218,3 +218,52 @@ def test_a_layer_range_outside_the_model_is_one_line(model):
     # the dense first layer has no routed experts: nothing to adapt there
     with pytest.raises(ConfigError, match=r"train\.lora\.layers: no mlp\.experts\.down_proj"):
         add_lora(model, parse_config(TrainConfig, {"lora": {"targets": ["routed_experts"], "layers": [0, 0]}}))
+
+
+def test_disjoint_expert_sets_and_their_gradients(model):
+    """issue 15: each layer's experts go to the domain that routes to them most; a domain trained on its set
+    gives the other domain's experts exactly zero gradient."""
+    from kgtools.train.routing import disjoint_experts, given_experts
+
+    stats = {"medical": RoutingStats(4, counts={1: np.array([50, 30, 15, 5]), 2: np.array([10, 10, 10, 70])}),
+             "finance": RoutingStats(4, counts={1: np.array([10, 60, 20, 10]), 2: np.array([40, 40, 10, 10])})}
+    sets = disjoint_experts(stats, top_p=0.6)
+    # layer 1: medical owns expert 0 (0.5 of its tokens; finance 0.1), finance 1, 2 and 3 and reaches 0.6 with 1;
+    # layer 2: medical owns 2 (a tie) and 3 and reaches 0.6 with 3, finance owns 0 and 1 and needs both
+    assert sets == {"medical": {1: [0], 2: [3]}, "finance": {1: [1], 2: [0, 1]}}
+    assert disjoint_experts(stats, top_p=1.0) == {"medical": {1: [0], 2: [2, 3]}, "finance": {1: [1, 2, 3], 2: [0, 1]}}
+    # on the tiny model, from two kinds of token sequences
+    real = {name: record_routing(model, [[int(t) for t in torch.randint(lo, lo + 100, (24,))] for _ in range(16)])
+            for name, lo in (("medical", 5), ("finance", 200))}
+    sets = disjoint_experts(real, top_p=0.5)
+    for layer in (1, 2):
+        assert not set(sets["medical"][layer]) & set(sets["finance"][layer])
+    assert given_experts(real["medical"], sets["medical"]) == sets["medical"]
+    cfg = parse_config(TrainConfig, {"lora": {"targets": ["routed_experts"]},
+                                     "esft": {"enabled": True, "experts": sets["medical"]}})
+    peft_model = add_lora(model, cfg, given_experts(real["medical"], cfg.esft.experts))
+    for p in peft_model.parameters():  # B starts at zero; give it values so A gets gradients too
+        if p.requires_grad and p.dim() == 2 and not p.any():
+            torch.nn.init.normal_(p, std=0.05)
+    peft_model(torch.randint(5, 300, (2, 32))).logits.pow(2).mean().backward()
+    for name, module in peft_model.named_modules():
+        if getattr(module, "num_experts", 1) != 8 or "default" not in getattr(module, "lora_A", {}):
+            continue
+        layer = int(name.split("layers.")[1].split(".")[0])
+        ga = module.lora_A["default"].weight.grad.reshape(8, -1, module.lora_A["default"].weight.shape[-1])
+        gb = module.lora_B["default"].weight.grad
+        gb = gb.reshape(gb.shape[0], -1, 8)
+        for e in sets["finance"][layer]:
+            assert ga[e].abs().sum() == 0 and gb[:, :, e].abs().sum() == 0
+        assert sum(float(gb[:, :, e].abs().sum()) for e in sets["medical"][layer]) > 0 or not sets["medical"][layer]
+
+
+def test_given_experts_are_checked_against_the_model(model):
+    from kgtools.train.routing import given_experts
+
+    stats = record_routing(model, [[5, 6, 7, 8]])
+    with pytest.raises(ConfigError, match=r"train\.esft\.experts: layer 0 is not an MoE layer of the model \(MoE layers: 1, 2\)"):
+        given_experts(stats, {0: [1]})
+    with pytest.raises(ConfigError, match=r"train\.esft\.experts: layer 2 names expert 8; the model has 8 routed experts"):
+        given_experts(stats, {2: [8]})
+    assert given_experts(stats, {1: [3, 1]}) == {1: [1, 3], 2: []}
