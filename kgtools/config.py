@@ -533,6 +533,8 @@ class ReinforceSettings(OptimSettings):
 class TrainConfig(StageConfig):
     """Instruction data → an MoE model that knows the graph: kg_sft → distill → reinforce, LoRA through PEFT."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     model: str = Field("tiny-deepseek-moe", description="a preset (tiny-deepseek-moe, small-deepseek-moe) or a local checkpoint folder")
     trust_remote_code: bool = False
     seed: int = 0
@@ -543,6 +545,10 @@ class TrainConfig(StageConfig):
     esft: EsftSettings = EsftSettings()
     balance_loss: float = Field(0.01, ge=0, description="load-balancing loss weight, used only when the router is trained")
     routing_sample: int = Field(128, ge=1, description="domain examples on which routing is recorded")
+    from_: str | None = Field(None, alias="from", description=(
+        "transfer: a train artifact (another domain's tuned model) that the first stage starts from instead of the "
+        "base — its chain merged under this domain's adapters (lora.layers keeps the lower layers frozen); its key, "
+        "not its path, enters this artifact's key"))
     report_to: list[str] = Field(default_factory=lambda: ["auto"], description=(
         "where the training logs go besides the artifact (transformers' report_to): auto (TensorBoard under the "
         "stage artifact's tensorboard/ when the tensorboard package is installed: pip install kgtools[tensorboard]), "
@@ -614,6 +620,10 @@ class TrainConfig(StageConfig):
         data = super().hashable()
         data.pop("stages")
         data.pop("report_to")  # where logs go changes no weight
+        data.pop("from_")  # the artifact started from enters as an input (its key)
+        for section, key in (("lora", "layers"), ("esft", "experts")):  # newer settings, unset: earlier keys stay valid
+            if data[section][key] is None:
+                data[section].pop(key)
         for name in TRAIN_STAGES:
             for key in SPEED_SETTINGS:
                 data[name].pop(key)

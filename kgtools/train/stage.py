@@ -61,8 +61,11 @@ def stage_dir(name: str) -> str:
 def train(cfg: TrainConfig, data: Artifact, store: ArtifactStore, *, parent: Artifact | None = None,
           corpus: Artifact | None = None, force: bool = False, progress: Callable[[str], None] | None = None,
           callbacks: Sequence[Any] = ()) -> list[TrainResult]:
-    """Run ``cfg.stages`` in order, each from the one before (the first from ``parent`` if given)."""
-    check_order(cfg.stages, parent, update=data.stage == "synth_update")
+    """Run ``cfg.stages`` in order, each from the one before (the first from ``parent`` if given, else from
+    ``train.from`` — transfer from another domain's tuned model — if set)."""
+    if parent is None and cfg.from_ is not None:
+        parent = transfer_source(cfg.from_)
+    check_order(cfg.stages, parent, update=data.stage == "synth_update", transfer=cfg.from_ is not None)
     results = []
     for name in cfg.stages:
         result = train_stage(cfg, name, data, store, parent=parent, corpus=corpus, force=force,
@@ -72,10 +75,22 @@ def train(cfg: TrainConfig, data: Artifact, store: ArtifactStore, *, parent: Art
     return results
 
 
-def check_order(stages: Sequence[str], parent: Artifact | None, *, update: bool = False) -> None:
+def transfer_source(path: str) -> Artifact:
+    """The train artifact named by ``train.from``."""
+    folder = Path(path).expanduser()
+    if not (folder / "manifest.json").is_file():
+        raise ConfigError(f"train.from: {path}: no such train artifact (artifacts/train/<stage>/<key>)")
+    source = Artifact.open(folder)
+    if not source.stage.startswith("train/"):
+        raise ConfigError(f"train.from: {path} is a {source.stage!r} artifact; transfer starts from a train artifact")
+    return source
+
+
+def check_order(stages: Sequence[str], parent: Artifact | None, *, update: bool = False, transfer: bool = False) -> None:
     """A stage needs the adapter of the stage it builds on: distill the kg_sft model (its teacher), reinforce
     a fine-tuned model (its reference). ``update``: the data is a knowledge update (synth_update), whose kg_sft
-    starts from the tuned model of the old release and adds an adapter to its chain."""
+    starts from the tuned model of the old release and adds an adapter to its chain; ``transfer``: kg_sft starts
+    from another domain's tuned model (``train.from``)."""
     if parent is not None and not parent.stage.startswith("train/"):
         raise ConfigError(f"--from: {parent.path} is a {parent.stage!r} artifact; a training stage starts from a "
                           "train artifact (artifacts/train/<stage>/<key>)")
@@ -87,9 +102,10 @@ def check_order(stages: Sequence[str], parent: Artifact | None, *, update: bool 
         if name == "reinforce" and before not in ("kg_sft", "distill"):
             raise ConfigError("train.stages: 'reinforce' needs a fine-tuned adapter as its reference; "
                               "put kg_sft (and distill) before it or start from their artifact (--from)")
-        if name == "kg_sft" and before is not None and not (update and name == stages[0]):
+        if name == "kg_sft" and before is not None and not ((update or transfer) and name == stages[0]):
             raise ConfigError("train.stages: 'kg_sft' is the first stage; it cannot start from another stage's adapter "
-                              "(except on update data, `kgtools synth update`, from the old release's model)")
+                              "(except on update data, `kgtools synth update`, from the old release's model, and for "
+                              "transfer from another domain, train.from)")
         before = name
 
 
@@ -114,7 +130,8 @@ def train_stage(cfg: TrainConfig, name: str, data: Artifact, store: ArtifactStor
     if data.stage not in ("synth", "synth_update", "dedupe"):
         raise TrainInputError(f"{data.path}: a {data.stage!r} artifact; training takes a synth, synth_update or dedupe "
                               "artifact")
-    check_order([name], parent, update=data.stage == "synth_update")
+    check_order([name], parent, update=data.stage == "synth_update",
+                transfer=cfg.from_ is not None and name == cfg.stages[0] and parent is not None)
     say = progress or (lambda _msg: None)
     key, inputs, config = stage_key(cfg, name, data, parent, corpus)
     final = store.path_for(stage_dir(name), key)

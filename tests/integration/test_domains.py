@@ -109,3 +109,24 @@ def test_export_of_several_domains_and_bad_compositions(domains, tmp_path):
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
         assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_transfer_starts_from_another_domains_model(domains):
+    """`train.from`: finance's kg_sft starts from medical's tuned model (its chain merged under finance's adapter),
+    with the lower layers frozen by lora.layers; the medical chain is part of the new lineage."""
+    from kgtools.models import lineage_of
+
+    _base, chains, data, store = domains
+    cfg = parse_config(TrainConfig, {**STEPS, "model": str(_base), "stages": ["kg_sft"], "from": str(chains["medical"].path),
+                                     "lora": {"layers": [2, 2]}}, prefix="train")
+    moved = train(cfg, data["finance"], store)[-1].artifact
+    assert [a.key for a in lineage_of(moved)] == [chains["medical"].key, moved.key]
+    assert moved.manifest["inputs"]["parent"] == chains["medical"].key
+    assert moved.key != chains["finance"].key
+    import safetensors.torch
+
+    names = safetensors.torch.load_file(str(moved.path / "adapter_model.safetensors")).keys()
+    assert names and all(".layers.2." in n for n in names)
+    with pytest.raises(ConfigError, match=r"train\.from: .*nowhere: no such train artifact"):
+        train(parse_config(TrainConfig, {**STEPS, "stages": ["kg_sft"], "from": str(store.root / "nowhere")}),
+              data["finance"], store)
