@@ -728,6 +728,38 @@ def evaluate_cmd(
     console.print(f"report: {result.path / 'report.md'}")
 
 
+@app.command("evaluate-domains")
+@user_errors
+def evaluate_domains_cmd(
+    domain: Annotated[list[str], typer.Option("--domain", help="NAME=TRAIN_ARTIFACT,DATA_ARTIFACT: a domain's last train artifact and its synth or dedupe artifact; repeat for each domain (all trained on one base)")],
+    artifacts: ArtifactsOpt = Path("artifacts"),
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML file with the evaluate settings (its first split is asked)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="re-evaluate even if an identical artifact exists")] = False,
+) -> None:
+    """Several domains on one base: the interference matrix, what composition keeps, retention, routing overlap."""
+    from kgtools.artifacts import Artifact, ArtifactStore
+    from kgtools.config import EvalConfig, parse_config
+    from kgtools.errors import ConfigError
+    from kgtools.evaluate.domains import evaluate_domains
+
+    chains, data = {}, {}
+    for item in domain:
+        name, _, paths = item.partition("=")
+        train_path, _, data_path = paths.partition(",")
+        if not name or not train_path or not data_path:
+            raise ConfigError(f"--domain {item!r}: write NAME=TRAIN_ARTIFACT,DATA_ARTIFACT")
+        if name in chains:
+            raise ConfigError(f"--domain: two domains named {name!r}; give each domain its own name")
+        chains[name], data[name] = Artifact.open(Path(train_path)), Artifact.open(Path(data_path))
+    _quiet_models()
+    values: Any = _section(config, "evaluate")
+    cfg = parse_config(EvalConfig, values, prefix="evaluate", source=str(config) if config else None)
+    with _progress("evaluating domains…") as status:
+        result = evaluate_domains(cfg, chains, data, ArtifactStore(artifacts), force=force, progress=status)
+    _announce("eval_domains", result)
+    console.print((result.path / "report.md").read_text("utf-8"), markup=False, highlight=False)
+
+
 def _print_headline(headline: dict[str, Any], goals: list[dict[str, Any]], split: str = "test_paraphrase") -> None:
     what = {"test_paraphrase": "trained facts, unseen phrasings", "test_changed": "changed facts, unseen phrasings"}
     table = Table(title=f"{split} ({what.get(split, 'held out')})", title_justify="left")

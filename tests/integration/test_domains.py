@@ -130,3 +130,38 @@ def test_transfer_starts_from_another_domains_model(domains):
     with pytest.raises(ConfigError, match=r"train\.from: .*nowhere: no such train artifact"):
         train(parse_config(TrainConfig, {**STEPS, "stages": ["kg_sft"], "from": str(store.root / "nowhere")}),
               data["finance"], store)
+
+
+def test_interference_matrix_composition_and_routing_overlap(domains):
+    from kgtools.config import EvalConfig
+    from kgtools.evaluate.domains import evaluate_domains
+
+    _base, chains, data, store = domains
+    result = evaluate_domains(EvalConfig(max_per_task=6, splits=["test_heldout"]), chains, data, store)
+    m = json.loads((result.path / "metrics.json").read_text("utf-8"))
+    assert set(m["matrix"]) == {"base", "medical", "finance", "composed"}
+    for row in m["matrix"].values():
+        assert set(row) == {"medical", "finance"} and all(0 <= v["accuracy"] <= 1 and v["n"] > 10 for v in row.values())
+    # interference: a domain's model on the other domain, minus the base; composition: composed over own
+    fin_on_med = m["interference"]["finance"]["medical"]["accuracy"]
+    assert fin_on_med == pytest.approx(m["matrix"]["finance"]["medical"]["accuracy"] - m["matrix"]["base"]["medical"]["accuracy"], abs=1e-4)
+    keeps = m["composition"]["medical"]["accuracy"]
+    assert keeps == pytest.approx(m["matrix"]["composed"]["medical"]["accuracy"] / m["matrix"]["medical"]["medical"]["accuracy"], abs=1e-3)
+    overlap = m["routing_overlap"]["base"]["medical|finance"]
+    assert set(overlap) == {"1", "2"} and all(0 < v <= 1 for v in overlap.values())
+    assert set(m["retention_perplexity"]) == {"base", "medical", "finance", "composed"}
+    assert (result.path / "routing_overlap.png").stat().st_size > 1000
+    assert "| composed |" in (result.path / "report.md").read_text("utf-8")
+    with pytest.raises(ConfigError, match="needs two or more domains"):
+        evaluate_domains(EvalConfig(), {"medical": chains["medical"]}, {"medical": data["medical"]}, store)
+    # the command: the same evaluation is reused and its report printed; two domains of one name are one line
+    config = store.root.parent / "eval.yaml"
+    config.write_text("evaluate:\n  max_per_task: 6\n  splits: [test_heldout]\n", encoding="utf-8")
+    args = [f"--domain={n}={chains[n].path},{data[n].path}" for n in ("medical", "finance")]
+    proc = subprocess.run([sys.executable, "-m", "kgtools.cli", "evaluate-domains", *args, "--config", str(config),
+                           "--artifacts", str(store.root)], capture_output=True, text=True)
+    assert proc.returncode == 0 and "reused" in proc.stdout and "| composed |" in proc.stdout, proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "kgtools.cli", "evaluate-domains", args[0], args[0],
+                           "--artifacts", str(store.root)], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "error: --domain: two domains named 'medical'; give each domain its own name"], proc.stderr
