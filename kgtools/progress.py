@@ -159,4 +159,5 @@ def tag(stage: str, report: Report) -> Report:
     if isinstance(report, Steps):
         job = stage if stage == report.job or stage.endswith("/" + report.job) else f"{stage}: {report.job}"
         return replace(report, job=job)
-    return f"{stage}: {report}"
+    text, name = str(report), stage.rsplit("/", 1)[-1]
+    return f"{stage}: {text[len(name) + 2:]}" if text.startswith(f"{name}: ") else f"{stage}: {text}"

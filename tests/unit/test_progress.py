@@ -52,3 +52,5 @@ def test_time_left_and_pipeline_tags():
     assert tag("kg_sft", Steps("kg_sft", 1, 2)).job == "kg_sft"
     assert tag("update/kg_sft", Steps("kg_sft", 1, 2)).job == "update/kg_sft"
     assert tag("evaluate", "writing the report") == "evaluate: writing the report"
+    assert tag("kg_sft", "kg_sft: loading the model") == "kg_sft: loading the model"  # said once, not twice
+    assert tag("update/kg_sft", "kg_sft: loading the model") == "update/kg_sft: loading the model"
