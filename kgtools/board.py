@@ -24,25 +24,29 @@ def writer_for(folder: Path):
     return SummaryWriter(log_dir=str(folder))
 
 
+def share_panel(fig, ax, rows: list[dict[str, Any]], title: str) -> None:
+    """One routing heat map on ``ax``: layer × expert token share of ``rows`` (routing.parquet rows of one moment).
+    The training artifact's routing.png and the TensorBoard images draw the same panel."""
+    layers = sorted({r["layer"] for r in rows})
+    grid = np.zeros((len(layers), max(r["expert"] for r in rows) + 1))
+    for r in rows:
+        grid[layers.index(r["layer"]), r["expert"]] = r["share"]
+    im = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=0)
+    ax.set_yticks(range(len(layers)), [str(x) for x in layers])
+    ax.set_xlabel("expert")
+    ax.set_ylabel("layer")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, label="token share")
+
+
 def add_heatmaps(writer, rows: list[dict[str, Any]], tag: str, step: int = 0) -> None:
     """The routing heat maps (layer × expert token share, one per ``when`` of ``rows``: before, after, a model)
     as TensorBoard images ``routing/<tag>/<when>`` (training and evaluation both write them)."""
     from matplotlib.figure import Figure  # the object API: a notebook user's pyplot backend is left alone
 
     for when in dict.fromkeys(r["when"] for r in rows):
-        sel = [r for r in rows if r["when"] == when]
-        layers = sorted({r["layer"] for r in sel})
-        grid = np.zeros((len(layers), max(r["expert"] for r in sel) + 1))
-        for r in sel:
-            grid[layers.index(r["layer"]), r["expert"]] = r["share"]
         fig = Figure(figsize=(5, 3))
-        ax = fig.subplots()
-        im = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=0)
-        ax.set_yticks(range(len(layers)), [str(x) for x in layers])
-        ax.set_xlabel("expert")
-        ax.set_ylabel("layer")
-        ax.set_title(f"{tag}: {when}")
-        fig.colorbar(im, ax=ax, label="token share")
+        share_panel(fig, fig.subplots(), [r for r in rows if r["when"] == when], f"{tag}: {when}")
         fig.tight_layout()
         writer.add_figure(f"routing/{tag}/{when}", fig, global_step=step)
     writer.flush()

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from kgtools.board import share_panel
 from kgtools.routing import RoutingStats
 
 
@@ -82,17 +83,6 @@ def write_routing(rows: list[dict[str, Any]], folder: Path, title: str) -> None:
     fig = Figure(figsize=(4.5 * len(moments), 3))
     axes = fig.subplots(1, len(moments), squeeze=False)
     for ax, when in zip(axes[0], moments, strict=True):
-        sel = [r for r in rows if r["when"] == when]
-        layers = sorted({r["layer"] for r in sel})
-        experts = max(r["expert"] for r in sel) + 1
-        grid = np.zeros((len(layers), experts))
-        for r in sel:
-            grid[layers.index(r["layer"]), r["expert"]] = r["share"]
-        im = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=0)
-        ax.set_yticks(range(len(layers)), [str(x) for x in layers])
-        ax.set_xlabel("expert")
-        ax.set_ylabel("layer")
-        ax.set_title(f"{title}: {when}")
-        fig.colorbar(im, ax=ax, label="token share")
+        share_panel(fig, ax, [r for r in rows if r["when"] == when], f"{title}: {when}")
     fig.tight_layout()
     fig.savefig(folder / "routing.png", dpi=110)
