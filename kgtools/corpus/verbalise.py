@@ -33,10 +33,6 @@ def _rng(seed: int, node_id: str, variant: int) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def _join(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
 def _list_sentence(template: str, subject: tuple[str, str], items: list[tuple[str, str]]) -> tuple[str, list[dict]]:
     """A sentence listing several named things, with a mention for each."""
     head, tail = template.split("{names}")

@@ -45,7 +45,10 @@ class Removal:
 
 
 @dataclass
-class DedupeResult:
+class Grouping:
+    """What :func:`find_duplicates` decided: the rows kept, each removal with the row it duplicates, and the
+    near-duplicates it kept because they state different facts."""
+
     keep: list[int]
     removed: list[Removal]
     different_facts_above_threshold: int = 0
@@ -83,7 +86,7 @@ def find_duplicates(
     *,
     threshold: float = 0.95,
     report_groups: int = 10,
-) -> DedupeResult:
+) -> Grouping:
     """Group duplicates and choose one record to keep per group: the one with the most provenance
     (triples), then the first. ``vectors`` and ``near`` enable the semantic pass."""
     n = len(texts)
@@ -135,4 +138,4 @@ def find_duplicates(
     keep.sort()
     removed.sort(key=lambda r: r.index)
     big.sort(key=lambda g: (-g["size"], g["kept"]))
-    return DedupeResult(keep, removed, different, unverified, big[:report_groups])
+    return Grouping(keep, removed, different, unverified, big[:report_groups])

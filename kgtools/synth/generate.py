@@ -631,7 +631,6 @@ class LeakGuard:
 
     def report(self) -> dict[str, Any]:
         return {
-            "test_prompts_in_train": 0,  # those found were dropped, counted below
             "dropped_as_leaks": dict(self.dropped),
             "template_seen_in_train_share": {s: round(a / b, 4) for s, (a, b) in sorted(self.overlap.items()) if b},
         }

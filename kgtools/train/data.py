@@ -112,12 +112,3 @@ class RowCollator:
         return batch
 
 
-def token_counts(rows: Sequence[dict[str, list[int]]], batch_size: int) -> tuple[int, int]:
-    """(real tokens, padded tokens) when ``rows`` are batched in order by ``batch_size``."""
-    real = padded = 0
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start:start + batch_size]
-        width = max(len(r["input_ids"]) for r in chunk)
-        real += sum(len(r["input_ids"]) for r in chunk)
-        padded += width * len(chunk)
-    return real, padded

@@ -21,6 +21,22 @@ from kgtools.config import DistillSettings
 from kgtools.train.data import IGNORE, Segment, encode, join, pack, prompt_messages
 from kgtools.train.loop import per_token_mean, row_trainer
 
+OBJECTIVE = "KL(teacher with context ‖ student without), per answer token"
+REQUIRES = ("kg_sft",)
+REQUIRES_WHY = "its teacher is the stage-1 model"
+READS = ("train",)
+
+
+def prepare(train: list[dict[str, Any]], heldout: list[dict[str, Any]], tokenizer, opt: DistillSettings, *,
+            seed: int) -> tuple[list[dict], list[dict], dict[str, Any]]:
+    rows, report = build_rows(train, tokenizer, opt, seed=seed)
+    held, _ = build_rows(heldout, tokenizer, opt, seed=seed)
+    return rows, held, report
+
+
+def measure(model, rows: list[dict], tokenizer, opt: DistillSettings) -> float:
+    return mean_kl(model, rows, tokenizer.pad_token_id)
+
 
 def build_rows(examples: list[dict[str, Any]], tokenizer, opt: DistillSettings, *, seed: int) -> tuple[list[dict], dict[str, Any]]:
     """Rows holding the student's tokens and, under ``teacher_*``, the same examples with their context."""

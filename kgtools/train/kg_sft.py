@@ -22,6 +22,22 @@ from kgtools.config import SftSettings
 from kgtools.train.data import IGNORE, Segment, encode, join, pack, prompt_messages
 from kgtools.train.loop import answer_nll, per_token_mean, row_trainer
 
+OBJECTIVE = "answer cross-entropy (held-out, no context)"
+REQUIRES: tuple[str, ...] = ()  # the first stage: starts from the base (or a transfer / update source)
+READS = ("train",)
+
+
+def prepare(train: list[dict[str, Any]], heldout: list[dict[str, Any]], tokenizer, opt: SftSettings, *,
+            seed: int) -> tuple[list[dict], list[dict], dict[str, Any]]:
+    """(training rows, held-out rows — closed-book, unpacked — and the data report)."""
+    rows, report = build_rows(train, tokenizer, opt, seed=seed)
+    held, _ = build_rows(heldout, tokenizer, opt, seed=seed, context_share=0.0, packing=False)
+    return rows, held, report
+
+
+def measure(model, rows: list[dict], tokenizer, opt: SftSettings) -> float:
+    return mean_answer_loss(model, rows, tokenizer.pad_token_id)
+
 
 def build_rows(examples: list[dict[str, Any]], tokenizer, opt: SftSettings, *, seed: int,
                context_share: float | None = None, packing: bool | None = None) -> tuple[list[dict], dict[str, Any]]:

@@ -25,6 +25,22 @@ from kgtools.config import ReinforceSettings
 from kgtools.train.data import IGNORE, RowCollator, Segment, encode, join, prompt_messages
 from kgtools.train.loop import arguments_kwargs, to_device
 
+OBJECTIVE = "preference accuracy: chosen more likely than rejected (held-out pairs)"
+REQUIRES = ("kg_sft", "distill")
+REQUIRES_WHY = "a fine-tuned model is its reference"
+READS = ("train", "preference")  # extra corrupted statements that SFT never sees
+
+
+def prepare(train: list[dict[str, Any]], heldout: list[dict[str, Any]], tokenizer, opt: ReinforceSettings, *,
+            seed: int) -> tuple[list[dict], list[dict], dict[str, Any]]:
+    rows = pairs(train, seed=seed, kinds=opt.negative_kinds)
+    held = pairs(heldout, seed=seed, balance=False, kinds=opt.negative_kinds)
+    return rows, held, {"pairs": len(rows)}
+
+
+def measure(model, rows: list[dict], tokenizer, opt: ReinforceSettings) -> dict[str, float]:
+    return preference(model, rows, tokenizer, max_length=opt.max_length)
+
 
 def pairs(examples: list[dict[str, Any]], *, seed: int = 0, balance: bool = True,
           kinds: Sequence[str] | None = None) -> list[dict[str, Any]]:

@@ -267,3 +267,17 @@ def test_given_experts_are_checked_against_the_model(model):
     with pytest.raises(ConfigError, match=r"train\.esft\.experts: layer 2 names expert 8; the model has 8 routed experts"):
         given_experts(stats, {2: [8]})
     assert given_experts(stats, {1: [3, 1]}) == {1: [1, 3], 2: []}
+
+
+def test_training_stage_registry_matches_the_config():
+    """Every training stage is one module with the same members; the config's stage order names the same stages."""
+    from kgtools.config import TRAIN_STAGES
+    from kgtools.train.registry import MODULES, stage_module
+
+    assert set(MODULES) == set(TRAIN_STAGES)
+    for name in TRAIN_STAGES:
+        module = stage_module(name)
+        for member in ("OBJECTIVE", "REQUIRES", "READS", "prepare", "measure", "make_trainer"):
+            assert hasattr(module, member), f"{name}: no {member}"
+        assert all(TRAIN_STAGES.index(r) < TRAIN_STAGES.index(name) for r in module.REQUIRES)
+        assert not module.REQUIRES or module.REQUIRES_WHY
