@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo demo-fast update-demo test test-slow lint bench clean
+.PHONY: setup demo demo-fast update-demo domains-demo test test-slow lint bench clean
 
 # The rest is installed by uv (parallel downloads and installs: 74 s against pip's 217 s here, README), itself
 # installed into the venv by pip when it is not on the PATH; INSTALLER=pip uses pip for everything. torch comes
@@ -43,6 +43,11 @@ KGTOOLS_SHARED_ONTOLOGIES ?= $(abspath ../shared/ontologies)
 update-demo: $(STAMP)
 	KGTOOLS_SHARED_ONTOLOGIES=$(KGTOOLS_SHARED_ONTOLOGIES) $(BIN)/kgtools run pipelines/update-demo.yaml
 
+# Two domains (the bundled medical and finance ontologies) on one tiny MoE (pipelines/domains-demo.yaml): a shared
+# base, one adapter per domain on disjoint expert sets, each domain's evaluation and the cross-domain one.
+domains-demo: $(STAMP)
+	$(BIN)/kgtools run pipelines/domains-demo.yaml
+
 test: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
 
@@ -57,4 +62,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_train.py
 
 clean:
-	rm -rf artifacts artifacts-fast artifacts-update .pytest_cache
+	rm -rf artifacts artifacts-fast artifacts-update artifacts-domains .pytest_cache

@@ -32,6 +32,9 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--per-task", type=int, default=40, help="evaluation examples per task and split")
     ap.add_argument("--top-p", type=float, default=0.5, help="ESFT: each domain's cumulative routing share")
+    ap.add_argument("--targets", default="routed_experts", help="LoRA target groups, comma-separated")
+    ap.add_argument("--embedding-r", type=int, default=None, help="rank of the 'embeddings' group (default: --r)")
+    ap.add_argument("--r", type=int, default=8, help="LoRA rank")
     ap.add_argument("--out", type=Path, default=None, help="work folder (default: a temporary one)")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -77,7 +80,7 @@ def run(args, out: Path) -> dict:
         model.save_pretrained(base)
         tok.save_pretrained(base)
     common = {"model": str(base), "stages": ["kg_sft"], "report_to": ["none"], "routing_sample": 64,
-              "lora": {"targets": ["routed_experts"], "r": 8},
+              "lora": {"targets": args.targets.split(","), "r": args.r, "embedding_r": args.embedding_r},
               "kg_sft": {"max_steps": args.steps, "lr": args.lr, "context_share": 0.0}}
 
     def chain(name: str, **extra) -> object:
@@ -96,7 +99,8 @@ def run(args, out: Path) -> dict:
         "disjoint": {n: chain(n, esft={"enabled": True, "experts": sets[n]}) for n in names},
     }
     cfg = EvalConfig(max_per_task=args.per_task, splits=["test_paraphrase"])
-    results: dict = {"steps": args.steps, "lr": args.lr, "top_p": args.top_p, "expert_sets": sets, "variants": {}}
+    results: dict = {"steps": args.steps, "lr": args.lr, "top_p": args.top_p, "targets": args.targets,
+                     "r": args.r, "embedding_r": args.embedding_r, "expert_sets": sets, "variants": {}}
     for variant, chains in variants.items():
         done = evaluate_domains(cfg, chains, data, store)
         results["variants"][variant] = json.loads((done.path / "metrics.json").read_text("utf-8"))
@@ -125,7 +129,8 @@ def _transfer(cfg, chains: dict, data) -> dict:
 
 
 def report(r: dict) -> None:
-    print(f"kg_sft {r['steps']} steps per domain, lr {r['lr']}, LoRA on the routed experts; test_paraphrase")
+    print(f"kg_sft {r['steps']} steps per domain, lr {r['lr']}, LoRA r {r.get('r')} on {r.get('targets')} "
+          f"(embeddings r {r.get('embedding_r')}); test_paraphrase")
     for variant, m in r["variants"].items():
         print(f"\n[{variant} experts]  rows: the model asked; columns: whose questions (multiple choice / open EM)")
         for label in ("base", *m["domains"], "composed"):

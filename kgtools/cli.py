@@ -537,8 +537,8 @@ def _print_coverage(m: dict[str, Any]) -> None:
 def dedupe_cmd(
     source: Annotated[Path, typer.Option("--synth", "--source", help="synth or corpus artifact folder, or an artifact root (its latest synth)")] = Path("artifacts"),
     artifacts: ArtifactsOpt = Path("artifacts"),
-    field: Annotated[str, typer.Option(help="text to compare: prompt, answer, prompt+answer, text")] = "prompt",
-    threshold: Annotated[float, typer.Option(help="cosine similarity above which records are near-duplicates")] = 0.95,
+    field: Annotated[str | None, typer.Option(help="text to compare: prompt, answer, prompt+answer, text [default: prompt]")] = None,
+    threshold: Annotated[float | None, typer.Option(help="cosine similarity above which records are near-duplicates [default: 0.95, the config's]")] = None,
     model: Annotated[str | None, typer.Option(help="local sentence-transformers model folder (default all-MiniLM-L6-v2)")] = None,
     no_decontaminate: Annotated[bool, typer.Option("--no-decontaminate", help="keep train as is")] = False,
     force: Annotated[bool, typer.Option("--force", help="rebuild even if an identical artifact exists")] = False,
@@ -548,12 +548,10 @@ def dedupe_cmd(
     from kgtools.config import DedupeConfig, parse_config
     from kgtools.dedupe.stage import dedupe
 
-    cfg = parse_config(DedupeConfig, {"field": field, "threshold": threshold, "model": model,
+    given = {"field": field, "threshold": threshold, "model": model}  # unset: the config's defaults
+    cfg = parse_config(DedupeConfig, {**{k: v for k, v in given.items() if v is not None},
                                       "decontaminate": not no_decontaminate}, prefix="dedupe")
-    if (source / "manifest.json").is_file():
-        src = Artifact.open(source)
-    else:
-        src = ArtifactStore(source).latest("synth")
+    src = Artifact.open(source) if (source / "manifest.json").is_file() else ArtifactStore(source).latest("synth")
     with _progress("deduplicating…") as status:
         result = dedupe(cfg, src, ArtifactStore(artifacts), force=force, progress=status)
     m = _announce("dedupe", result)
@@ -841,7 +839,10 @@ def run_cmd(
         table.add_row(r.stage, r.artifact.key[:12], "built" if r.built else "reused", f"{r.seconds:.1f}", summary)
     console.print(table)
     last = records[-1]
-    if last.stage.startswith("evaluate"):
+    if last.stage == "eval_domains":
+        console.print((last.artifact.path / "report.md").read_text("utf-8"), markup=False, highlight=False)
+        console.print(f"report: {last.artifact.path / 'report.md'}")
+    elif last.stage.startswith("evaluate"):
         _print_headline(last.artifact.manifest["headline"], last.artifact.manifest["goals"],
                         last.artifact.manifest.get("headline_split", "test_paraphrase"))
         console.print(f"report: {last.artifact.path / 'report.md'}")

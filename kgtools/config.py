@@ -138,7 +138,18 @@ def parse_config(model: type[StageConfig], data: Any, *, prefix: str = "", sourc
 
 
 class _Loader(yaml.SafeLoader):
-    """YAML 1.1 reads ``1e-3`` (no dot) as a string; YAML 1.2 and every user read it as a number."""
+    """YAML 1.1 reads ``1e-3`` (no dot) as a string; YAML 1.2 and every user read it as a number. A key given
+    twice in one mapping (two domains of one name, a section repeated) is an error, not the last one winning."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice (first on line {seen[key].line + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(
@@ -412,7 +423,6 @@ class DedupeConfig(StageConfig):
 
 
 TRAIN_STAGES = ("kg_sft", "distill", "reinforce")
-LORA_GROUPS = ("attention", "shared_experts", "routed_experts", "dense_mlp", "router")
 SFT_TASKS = TASKS  # every synth task trains
 
 
@@ -423,6 +433,9 @@ class LoraSettings(StageConfig):
     targets: list[str] = Field(default_factory=lambda: ["attention", "shared_experts", "routed_experts"], min_length=1)
     train_embeddings: bool | None = Field(None, description="also train the token embeddings and LM head in full; "
                                           "default: on for the randomly initialised presets, off for checkpoints")
+    embedding_r: int | None = Field(None, ge=1, description=(
+        "the rank of the 'embeddings' target group (a random preset's embeddings need a high one, e.g. half the "
+        "hidden size); null: r"))
     layers: list[int] | None = Field(None, min_length=2, max_length=2, description=(
         "[from, to], both included, counted from 0: LoRA (and a trained router) only on these decoder layers — "
         "the lower layers stay frozen; null: every layer"))
@@ -430,7 +443,9 @@ class LoraSettings(StageConfig):
     @field_validator("targets")
     @classmethod
     def _groups(cls, value: list[str]) -> list[str]:
-        return _only(value, LORA_GROUPS, "target group")
+        from kgtools.models import TARGET_GROUPS
+
+        return _only(value, TARGET_GROUPS, "target group")
 
     @field_validator("layers")
     @classmethod
@@ -608,6 +623,9 @@ class TrainConfig(StageConfig):
         if self.lora.dropout > 0 and mlp:
             raise key_error("lora.dropout", f"must be 0 when {', '.join(mlp)} are targeted (PEFT target_parameters "
                             "has no dropout); set it to 0 or target only attention")
+        if self.lora.train_embeddings and "embeddings" in self.lora.targets:
+            raise key_error("lora.train_embeddings", "'embeddings' in lora.targets is a low-rank update of the "
+                            "embeddings, train_embeddings trains them in full; choose one")
         if self.esft.enabled and "routed_experts" not in self.lora.targets:
             raise key_error("esft.enabled", "ESFT trains selected routed experts; add 'routed_experts' to lora.targets")
         for name in TRAIN_STAGES:
@@ -621,7 +639,7 @@ class TrainConfig(StageConfig):
         data.pop("stages")
         data.pop("report_to")  # where logs go changes no weight
         data.pop("from_")  # the artifact started from enters as an input (its key)
-        for section, key in (("lora", "layers"), ("esft", "experts")):  # newer settings, unset: earlier keys stay valid
+        for section, key in (("lora", "layers"), ("lora", "embedding_r"), ("esft", "experts")):  # newer settings, unset: earlier keys stay valid
             if data[section][key] is None:
                 data[section].pop(key)
         for name in TRAIN_STAGES:

@@ -39,7 +39,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 # Target groups → what LoRA wraps. `modules` are nn.Linear names (PEFT target_modules), `parameters` are
 # fused expert tensors (PEFT target_parameters).
 ATTENTION_MODULES = ["q_proj", "q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "k_proj", "v_proj", "o_proj"]
-TARGET_GROUPS = ("attention", "shared_experts", "routed_experts", "dense_mlp", "router")
+# LoRA target groups (train.lora.targets). "embeddings": a low-rank update of the token embeddings and the LM head —
+# unlike training them in full (lora.train_embeddings, PEFT's modules_to_save) it adds a ΔW like every other LoRA
+# weight, so adapters with it can be active together (several domains composed).
+TARGET_GROUPS = ("attention", "shared_experts", "routed_experts", "dense_mlp", "router", "embeddings")
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,9 @@ def group_targets(model, groups: list[str]) -> tuple[list[str], list[str], list[
         elif group == "router":
             hits = [p for p in params if p.endswith(tuple(f"{r}.weight" for r in router))]
             router_params += hits
+        elif group == "embeddings":
+            hits = embedding_modules(model)
+            modules.update(hits)
         else:
             raise ConfigError(f"train.lora.targets: unknown group {group!r}; allowed: {', '.join(TARGET_GROUPS)}")
         if not hits:
@@ -242,11 +248,15 @@ def _group_hint(group: str) -> str:
         "routed_experts": "fused mlp.experts.gate_up_proj / down_proj",
         "dense_mlp": "dense mlp.{gate,up,down}_proj layers",
         "router": "mlp.gate",
+        "embeddings": "input embeddings / LM head",
     }[group]
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text("utf-8"))
+def embedding_modules(model) -> list[str]:
+    """The last name of the token-embedding and output-head modules (``embed_tokens``, ``lm_head`` in every
+    supported family); one name when the two are tied."""
+    wanted = [m for m in (model.get_input_embeddings(), model.get_output_embeddings()) if m is not None]
+    return sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if any(m is w for w in wanted)})
 
 
 # --------------------------------------------------------------------------------------- train artifacts
@@ -368,28 +378,47 @@ def load_domains(domains: dict[str, Artifact], *, trust_remote_code: bool = Fals
                                   "active for two domains at once; compose domains trained with "
                                   "train.lora.train_embeddings: false and without 'router' in train.lora.targets")
     model = None
+    loaded: dict[str, str] = {}  # artifact key → adapter name: a chain transferred from another domain shares its adapters
+    uses: dict[str, list[str]] = {}
     for name, chain in chains.items():
+        uses[name] = []
         for a in chain:
-            adapter = f"{name}__{a.stage.split('/', 1)[1]}"
-            if model is None:
-                model = PeftModel.from_pretrained(_load_base(chain[0], trust_remote_code), str(a.path), adapter_name=adapter)
-            else:
-                model.load_adapter(str(a.path), adapter_name=adapter)
+            if a.key not in loaded:
+                adapter = f"{name}__{a.stage.split('/', 1)[1]}"
+                while adapter in loaded.values():  # a transferred chain's own kg_sft beside the one it started from
+                    adapter += "_"
+                if model is None:
+                    model = PeftModel.from_pretrained(_load_base(chain[0], trust_remote_code), str(a.path), adapter_name=adapter)
+                else:
+                    model.load_adapter(str(a.path), adapter_name=adapter)
+                loaded[a.key] = adapter
+            uses[name].append(loaded[a.key])
     model.eval()
+    model.kgtools_domains = uses
     return model, AutoTokenizer.from_pretrained(str(domains[names[0]].path / "tokenizer"))
 
 
 def use_domains(model, names: list[str] | tuple[str, ...]) -> list[str]:
     """Make the adapters of the domains ``names`` (all their stages) the active ones, composed; returns the
     adapter names. For the base model alone, use ``with model.disable_adapter():``."""
-    adapters = [a for a in model.peft_config if a.split("__", 1)[0] in names]
-    unknown = sorted(set(names) - {a.split("__", 1)[0] for a in adapters})
+    uses = _domain_adapters(model)
+    unknown = sorted(set(names) - set(uses))
     if unknown or not names:
-        raise ConfigError(f"no domain {unknown[0] if unknown else '(none given)'!r}; loaded: "
-                          f"{', '.join(domain_names(model))}")
+        raise ConfigError(f"no domain {unknown[0] if unknown else '(none given)'!r}; loaded: {', '.join(uses)}")
+    adapters = list(dict.fromkeys(a for name in names for a in uses[name]))  # a shared (transferred-from) one once
     model.base_model.set_adapter(adapters)
     return adapters
 
 
 def domain_names(model) -> list[str]:
-    return list(dict.fromkeys(a.split("__", 1)[0] for a in model.peft_config))
+    return list(_domain_adapters(model))
+
+
+def _domain_adapters(model) -> dict[str, list[str]]:
+    """Domain → the names of its chain's adapters (a model from :func:`load_domains`; else read from the names)."""
+    uses = getattr(model, "kgtools_domains", None)
+    if uses is None:
+        uses = {}
+        for a in model.peft_config:
+            uses.setdefault(a.split("__", 1)[0], []).append(a)
+    return uses

@@ -5,6 +5,7 @@ the CLI know every stage."""
 
 from __future__ import annotations
 
+import graphlib
 import os
 import re
 import time
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from kgtools.artifacts import Artifact, ArtifactStore
 from kgtools.config import (
@@ -25,13 +26,29 @@ from kgtools.config import (
     StageConfig,
     SynthConfig,
     TrainConfig,
+    key_error,
     parse_config,
     read_yaml,
 )
 from kgtools.errors import ConfigError
 
 STAGES = ("kg", "corpus", "synth", "dedupe", *TRAIN_STAGES, "evaluate")
+DOMAIN_STAGES = ("kg", "synth", "dedupe", "domain_base", *TRAIN_STAGES, "evaluate", "eval_domains")
 UPDATE_BASELINES = ("no_replay", "retrain")
+DOMAIN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(_[A-Za-z0-9-]+)*$")
+
+
+class DomainSection(StageConfig):
+    """One domain of a pipeline with several (`domains:`): its ontologies, and its own synth settings over the
+    pipeline's `synth` section where they differ. Every domain trains on one shared base."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    kg: KgConfig
+    synth: SynthConfig | None = Field(None, description="this domain's synth settings (merged over the pipeline's)")
+    from_: str | None = Field(None, alias="from", description=(
+        "transfer: another domain's name; this domain's first stage starts from that domain's tuned model "
+        "(train.lora.layers keeps the lower layers frozen)"))
 
 
 class UpdateSection(StageConfig):
@@ -77,7 +94,13 @@ class PipelineConfig(StageConfig):
 
     name: str = "pipeline"
     artifacts: Path = Field(Path("artifacts"), description="artifact store root (relative to the YAML file)")
-    kg: KgConfig
+    kg: KgConfig | None = Field(None, description="the ontologies (required unless `domains` names several)")
+    domains: dict[str, DomainSection] | None = Field(None, description=(
+        "several domains on one model, each with its own kg (and synth): one shared base, one adapter chain per "
+        "domain, each domain's evaluation and the cross-domain one (eval_domains)"))
+    domain_experts: str = Field("shared", description=(
+        "with domains: shared (every domain's LoRA may use every expert) or disjoint (each MoE layer's routed "
+        "experts split between the domains by their routing on the base; ESFT on each domain's own)"))
     corpus: CorpusConfig | None = None
     synth: SynthConfig = SynthConfig()
     dedupe: DedupeConfig | None = None
@@ -86,14 +109,72 @@ class PipelineConfig(StageConfig):
     update: UpdateSection | None = None
 
     @model_validator(mode="after")
+    def _domains(self) -> PipelineConfig:
+        """A pipeline reads one ontology (`kg`) or several domains (`domains`), and the settings that only a
+        several-domain pipeline has are checked here, before anything runs."""
+        if self.domains is None:
+            if self.kg is None:
+                raise key_error("kg", "required: the ontologies to read (or `domains`, each with its own kg)")
+            if self.domain_experts != "shared":
+                raise key_error("domain_experts", "only with `domains`")
+            return self
+        if self.kg is not None:
+            raise key_error("kg", "give the ontologies under each domain (domains.<name>.kg), not both")
+        for what in ("update", "corpus"):
+            if getattr(self, what) is not None:
+                raise key_error(what, "not supported together with `domains` yet; run it as its own pipeline")
+        if len(self.domains) < 2:
+            raise key_error("domains", "name two or more domains (one domain is a plain pipeline with `kg`)")
+        for name, d in self.domains.items():
+            if not DOMAIN_NAME.match(name):
+                raise key_error(f"domains.{name}", "a domain's name is letters, digits, - and single _, starting with "
+                                "a letter (it names adapters and artifacts)")
+            if d.from_ is not None and d.from_ not in self.domains:
+                raise key_error(f"domains.{name}.from", f"{d.from_!r} is not a domain of this pipeline "
+                                f"({', '.join(self.domains)})")
+        try:
+            self.domain_order()
+        except graphlib.CycleError as exc:
+            raise key_error("domains", f"`from` goes round in a circle: {' → '.join(exc.args[1])}") from None
+        if self.domain_experts not in ("shared", "disjoint"):
+            raise key_error("domain_experts", f"{self.domain_experts!r}; allowed: shared, disjoint")
+        if self.domain_experts == "disjoint" and "routed_experts" not in self.train.lora.targets:
+            raise key_error("domain_experts", "disjoint expert sets need LoRA on the routed experts; add "
+                            "'routed_experts' to train.lora.targets")
+        if self.train.from_ is not None:
+            raise key_error("train.from", "with `domains`, say which domain starts from which (domains.<name>.from)")
+        return self
+
+    @model_validator(mode="after")
+    def _stage_order(self) -> PipelineConfig:
+        """Stages that need an earlier stage's adapter (distill, reinforce) without it fail here, before kg runs."""
+        from kgtools.train.stage import check_order
+
+        if self.train.from_ is None and (self.update is None or self.update.base is None):
+            try:
+                check_order(self.train.stages, None)
+            except ConfigError as exc:
+                raise key_error("train.stages", str(exc).removeprefix("train.stages: ")) from None
+        return self
+
+    def domain_order(self) -> list[str]:
+        """The domains in training order: a domain after the one it transfers from, else as written."""
+        assert self.domains is not None
+        order = graphlib.TopologicalSorter({n: [d.from_] if d.from_ else [] for n, d in self.domains.items()})
+        return list(order.static_order())
+
+    @model_validator(mode="after")
     def _inputs_exist(self) -> PipelineConfig:
-        problems = [f"kg.ontologies.{i}: {p}: no such file or folder" for i, p in enumerate(self.kg.ontologies) if not p.exists()]
+        kgs = [(f"domains.{n}.kg", d.kg) for n, d in (self.domains or {}).items()] + ([("kg", self.kg)] if self.kg else [])
+        problems = [f"{where}.ontologies.{i}: {p}: no such file or folder" for where, kg in kgs
+                    for i, p in enumerate(kg.ontologies) if not p.exists()]
+        problems += [f"{where}.catalogs.{i}: {p}: no such file" for where, kg in kgs
+                     for i, p in enumerate(kg.catalogs) if not p.is_file()]
         if self.update is not None:
             problems += [f"update.releases.{i}.{j}: {p}: no such file or folder"
                          for i, files in enumerate(self.update.releases) for j, p in enumerate(files) if not p.exists()]
             if self.update.base is not None and not self.update.base.exists():
                 problems.append(f"update.base: {self.update.base}: no such train artifact or pipeline file")
-        problems += [f"kg.catalogs.{i}: {p}: no such file" for i, p in enumerate(self.kg.catalogs) if not p.is_file()]
         if self.corpus is not None:
             problems += [f"corpus.texts.{i}: {p}: no such file or folder" for i, p in enumerate(self.corpus.texts) if not p.exists()]
         if self.evaluate is not None and self.evaluate.retention_text is not None and not self.evaluate.retention_text.is_file():
@@ -110,6 +191,11 @@ class PipelineConfig(StageConfig):
         return self
 
     def active_stages(self) -> list[str]:
+        if self.domains is not None:
+            skip = {"dedupe"} if self.dedupe is None else set()
+            skip |= {"evaluate", "eval_domains"} if self.evaluate is None else set()
+            skip |= set(TRAIN_STAGES) - set(self.train.stages)
+            return [s for s in DOMAIN_STAGES if s not in skip]
         if self.update is not None and self.update.base is not None:
             # the model to update comes from elsewhere: a train artifact, tuned on the release `kg` names, or a
             # pipeline file, whose own kg is used
@@ -162,6 +248,9 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
                 data[section] = {**data[section], **{k: _resolve(data[section][k], base) for k in keys if k in data[section]}}
             except ConfigError as exc:
                 raise ConfigError(f"{path}: {section}: {exc}") from None
+    domains = data.get("domains")
+    if isinstance(domains, dict):
+        data["domains"] = {name: _domain_section(path, name, d, base, data.get("synth")) for name, d in domains.items()}
     train = data.get("train")
     if isinstance(train, dict) and isinstance(train.get("model"), str) and train["model"] not in PRESETS:
         data["train"] = {**train, "model": _resolve(train["model"], base)}
@@ -177,6 +266,22 @@ def load_pipeline(path: str | Path) -> PipelineConfig:
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return cfg
+
+
+def _domain_section(path: Path, name: Any, section: Any, base: Path, synth: Any) -> Any:
+    """A domain's section with its paths resolved and its synth settings merged over the pipeline's."""
+    if not isinstance(section, dict):
+        return section  # validation names it
+    out = {**section}
+    if isinstance(section.get("kg"), dict):
+        try:
+            out["kg"] = {**section["kg"], **{k: _resolve(section["kg"][k], base) for k in ("ontologies", "catalogs")
+                                             if k in section["kg"]}}
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: domains.{name}.kg: {exc}") from None
+    if isinstance(synth, dict) and isinstance(section.get("synth"), dict):
+        out["synth"] = _merged(synth, section["synth"])
+    return out
 
 
 @dataclass
@@ -203,6 +308,8 @@ def run_pipeline(cfg: PipelineConfig, *, from_stage: str | None = None, force: b
     active = cfg.active_stages()
     if from_stage is not None and from_stage not in active:
         raise ConfigError(f"--from: {from_stage!r} is not a stage of this pipeline; its stages: {', '.join(active)}")
+    if cfg.domains is not None:
+        return _run_domains(cfg, active, from_stage=from_stage, force=force, progress=progress, on_stage=on_stage)
     first_forced = active.index(from_stage) if from_stage else (0 if force else len(active))
     store = ArtifactStore(cfg.artifacts)
     records: list[StageRecord] = []
@@ -244,6 +351,81 @@ def run_pipeline(cfg: PipelineConfig, *, from_stage: str | None = None, force: b
     return records
 
 
+def _recorder(records: list[StageRecord], progress, on_stage) -> Callable[..., Artifact]:
+    """``step(name, kind, run)``: run one stage (``run(say)`` → its result), record it, report it."""
+
+    def step(name: str, kind: str, run: Callable[[Callable[[str], None] | None], Any]) -> Artifact:
+        say = (lambda msg: progress(name, msg)) if progress else None
+        started = time.perf_counter()
+        result = run(say)
+        record = StageRecord(name, result.artifact, result.built, time.perf_counter() - started,
+                             summarise(kind, result.artifact))
+        records.append(record)
+        if on_stage:
+            on_stage(record)
+        return result.artifact
+
+    return step
+
+
+def _run_domains(cfg: PipelineConfig, active: list[str], *, from_stage: str | None, force: bool, progress,
+                 on_stage) -> list[StageRecord]:
+    """Several domains on one model: each domain's kg → synth (→ dedupe); the shared base (domain_base); each
+    domain's train chain on it (after the domain it transfers from, if any) and its own evaluation; then the
+    cross-domain evaluation of all of them (eval_domains). ``--from STAGE`` rebuilds that stage of every domain
+    and everything after it."""
+    from kgtools.dedupe.stage import dedupe
+    from kgtools.evaluate.domains import evaluate_domains
+    from kgtools.evaluate.stage import evaluate
+    from kgtools.graph.stage import build_kg
+    from kgtools.synth.stage import synthesize
+    from kgtools.train.domains import build_domain_base, domain_configs
+    from kgtools.train.stage import train_stage
+
+    assert cfg.domains is not None
+    first = active.index(from_stage) if from_stage else (0 if force else len(active))
+    again = {stage: active.index(stage) >= first for stage in active}
+    store = ArtifactStore(cfg.artifacts)
+    records: list[StageRecord] = []
+    step = _recorder(records, progress, on_stage)
+    data: dict[str, Artifact] = {}
+    for name, d in cfg.domains.items():
+        kg = step(f"{name}/kg", "kg", lambda say, d=d: build_kg(d.kg, store, force=again["kg"], progress=say))
+        synth_cfg = d.synth or cfg.synth
+        data[name] = step(f"{name}/synth", "synth", lambda say, kg=kg, s=synth_cfg: synthesize(
+            s, kg, store, force=again["synth"], progress=say))
+        if cfg.dedupe is not None:
+            data[name] = step(f"{name}/dedupe", "dedupe", lambda say, syn=data[name]: dedupe(
+                cfg.dedupe, syn, store, force=again["dedupe"], progress=say))
+    base = step("domain_base", "domain_base", lambda say: build_domain_base(
+        cfg.train, data, store, experts=cfg.domain_experts, force=again["domain_base"], progress=say))
+    train_cfgs = domain_configs(cfg.train, base, list(cfg.domains))
+    chains: dict[str, list[Artifact]] = {}
+    eval_cfg = None
+    if cfg.evaluate is not None:
+        trust = cfg.evaluate.trust_remote_code or cfg.train.trust_remote_code
+        eval_cfg = cfg.evaluate.model_copy(update={"trust_remote_code": trust})
+    for name in cfg.domain_order():
+        source = cfg.domains[name].from_
+        tcfg = train_cfgs[name]
+        parent = None
+        if source is not None:  # transfer: the first stage starts from that domain's tuned model
+            parent = chains[source][-1]
+            tcfg = tcfg.model_copy(update={"from_": str(parent.path)})
+        chains[name] = []
+        for stage in cfg.train.stages:
+            chains[name].append(step(f"{name}/{stage}", stage, lambda say, stage=stage, tcfg=tcfg, parent=parent, name=name: train_stage(
+                tcfg, stage, data[name], store, parent=parent, force=again[stage], progress=say)))
+            parent = chains[name][-1]
+        if eval_cfg is not None:
+            step(f"{name}/evaluate", "evaluate", lambda say, name=name: evaluate(
+                eval_cfg, data[name], chains[name], store, force=again["evaluate"], progress=say))
+    if eval_cfg is not None:
+        step("eval_domains", "eval_domains", lambda say: evaluate_domains(
+            eval_cfg, {n: c[-1] for n, c in chains.items()}, data, store, force=again["eval_domains"], progress=say))
+    return records
+
+
 def _base_model(cfg: PipelineConfig, kg: Artifact | None, trained: list[Artifact], progress,
                 on_stage) -> tuple[Artifact, Artifact, list[StageRecord]]:
     """(the kg of the release the model was tuned on, the model's train artifact, the records of the pipeline that
@@ -279,17 +461,8 @@ def _run_updates(cfg: PipelineConfig, store: ArtifactStore, kg: Artifact | None,
 
     u = cfg.update
     train_cfg = u.train or cfg.train
-
-    def step(name: str, kind: str, run: Callable[[Callable[[str], None] | None], Any]) -> Artifact:
-        say = (lambda msg: progress(name, msg)) if progress else None
-        started = time.perf_counter()
-        result = run(say)
-        record = StageRecord(name, result.artifact, result.built, time.perf_counter() - started,
-                             summarise(kind, result.artifact))
-        records.append(record)
-        if on_stage:
-            on_stage(record)
-        return result.artifact
+    records: list[StageRecord] = []
+    step = _recorder(records, progress, on_stage)
 
     def chain(tag: str, stages: list[str], data: Artifact, parent: Artifact | None, tcfg: TrainConfig) -> list[Artifact]:
         out = []
@@ -304,7 +477,8 @@ def _run_updates(cfg: PipelineConfig, store: ArtifactStore, kg: Artifact | None,
     if cfg.evaluate is not None:
         trust = cfg.evaluate.trust_remote_code or cfg.train.trust_remote_code
         eval_cfg = cfg.evaluate.model_copy(update={"trust_remote_code": trust, "splits": None, "with_context": False})
-    old_kg, model, records = _base_model(cfg, kg, trained, progress, on_stage)
+    old_kg, model, earlier = _base_model(cfg, kg, trained, progress, on_stage)
+    records[:0] = earlier
     for i, files in enumerate(u.releases, 1):
         tag = f"@{i}"
         new_kg = step(f"kg{tag}", "kg", lambda say, files=files: build_kg(cfg.kg.model_copy(update={"ontologies": files}),
@@ -353,4 +527,9 @@ def summarise(stage: str, artifact: Artifact) -> dict[str, Any]:
         if isinstance(before, dict):
             before, after = before.get("accuracy"), after.get("accuracy")
         return {"steps": c.get("steps"), "objective before": before, "after": after}
+    if stage == "domain_base":
+        return {k.replace("_", " "): v for k, v in c.items() if k.endswith("_experts") or k == "vocab"}
+    if stage == "eval_domains":
+        keep = [v for d in m.get("composition", {}).values() for v in (d.get("mcq"), d.get("open_em")) if v is not None]
+        return {"composed ÷ own, lowest": min(keep) if keep else None}
     return {"goals met": f"{sum(bool(g['met']) for g in m.get('goals', []))}/{len(m.get('goals', []))}"}

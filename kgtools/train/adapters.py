@@ -10,7 +10,7 @@ from typing import Any
 
 from kgtools.config import TrainConfig
 from kgtools.errors import ConfigError
-from kgtools.models import group_targets, n_experts, routers
+from kgtools.models import embedding_modules, group_targets, n_experts, routers
 
 log = logging.getLogger(__name__)
 ADAPTER = "default"
@@ -31,15 +31,20 @@ def add_lora(model, cfg: TrainConfig, experts: dict[int, list[int]] | None = Non
         raise ConfigError("train.lora.dropout: must be 0 for the MLP groups (they go through PEFT target_parameters)")
     # A randomly initialised preset has no token meanings to keep: its embeddings and head learn in full
     # (PEFT's modules_to_save keeps a trained copy in the adapter and the original for the reference model).
-    train_embeddings = cfg.lora.train_embeddings if cfg.lora.train_embeddings is not None else random_base
+    # A low-rank update of them ("embeddings" in the targets) replaces that.
+    train_embeddings = (cfg.lora.train_embeddings if cfg.lora.train_embeddings is not None
+                        else random_base and "embeddings" not in groups)
     gates = ["gate"] if router_params else []
-    if cfg.lora.layers is not None:
+    embeddings = embedding_modules(model) if "embeddings" in groups else []
+    modules = [m for m in modules if m not in embeddings]
+    if cfg.lora.layers is not None:  # the embeddings sit below every layer: a layer range does not remove them
         modules, parameters, gates = _in_layers(model, cfg.lora.layers, modules, parameters, gates)
-    to_save = gates + (["embed_tokens", "lm_head"] if train_embeddings else [])
+    to_save = gates + (embedding_modules(model) if train_embeddings else [])
     lora = LoraConfig(
         r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout, task_type="CAUSAL_LM",
-        target_modules=modules or None, target_parameters=parameters or None,
+        target_modules=[*modules, *embeddings] or None, target_parameters=parameters or None,
         modules_to_save=to_save or None,
+        rank_pattern={m: cfg.lora.embedding_r for m in embeddings} if cfg.lora.embedding_r else {},
     )
     peft_model = get_peft_model(model, lora)
     if experts is not None:

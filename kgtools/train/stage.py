@@ -32,6 +32,7 @@ from kgtools.artifacts import (
 from kgtools.config import TRAIN_STAGES, TrainConfig
 from kgtools.errors import ArtifactError, ConfigError, KgtoolsError
 from kgtools.models import ModelSpec, lineage_of
+from kgtools.train.registry import stage_module
 
 log = logging.getLogger(__name__)
 PREFIX = "train"
@@ -96,16 +97,15 @@ def check_order(stages: Sequence[str], parent: Artifact | None, *, update: bool 
                           "train artifact (artifacts/train/<stage>/<key>)")
     before = parent.stage.split("/", 1)[1] if parent is not None else None
     for name in stages:
-        if name == "distill" and before != "kg_sft":
-            raise ConfigError("train.stages: 'distill' needs the kg_sft adapter (its teacher is the stage-1 model); "
-                              "put kg_sft before it or start from a kg_sft artifact (--from)")
-        if name == "reinforce" and before not in ("kg_sft", "distill"):
-            raise ConfigError("train.stages: 'reinforce' needs a fine-tuned adapter as its reference; "
-                              "put kg_sft (and distill) before it or start from their artifact (--from)")
-        if name == "kg_sft" and before is not None and not ((update or transfer) and name == stages[0]):
-            raise ConfigError("train.stages: 'kg_sft' is the first stage; it cannot start from another stage's adapter "
-                              "(except on update data, `kgtools synth update`, from the old release's model, and for "
-                              "transfer from another domain, train.from)")
+        module = stage_module(name)
+        if module.REQUIRES and before not in module.REQUIRES:
+            needed = " or ".join(module.REQUIRES)
+            raise ConfigError(f"train.stages: '{name}' needs the {needed} adapter ({module.REQUIRES_WHY}); put "
+                              f"{module.REQUIRES[0]} before it or start from a {needed} artifact (--from)")
+        if not module.REQUIRES and before is not None and not ((update or transfer) and name == stages[0]):
+            raise ConfigError(f"train.stages: '{name}' is the first stage; it cannot start from another stage's "
+                              "adapter (except on update data, `kgtools synth update`, from the old release's model, "
+                              "and for transfer from another domain, train.from)")
         before = name
 
 
@@ -201,7 +201,7 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
 
     from kgtools.board import TENSORBOARD_DIR, add_heatmaps
     from kgtools.routing import record_routing
-    from kgtools.train import distill, kg_sft, monitor, reinforce
+    from kgtools.train import monitor
     from kgtools.train.adapters import BalanceLoss, add_lora, expert_delta_norms, trainable_summary
     from kgtools.train.loop import last_checkpoint, progress_callback
     from kgtools.train.routing import given_experts, select_experts, write_routing
@@ -209,8 +209,8 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
     started = time.perf_counter()
     splits = load_examples(data)
     opt = getattr(cfg, name)
-    # reinforce also reads the `preference` split: extra corrupted statements that SFT never sees
-    pool = splits["train"] + (splits.get("preference", []) if name == "reinforce" else [])
+    module = stage_module(name)
+    pool = [ex for split in module.READS for ex in splits.get(split, [])]
     train_ex = select(pool, opt.tasks, opt.max_examples, cfg.seed)
     # held out: validation, else paraphrases, else (update data) the changed facts in unseen phrasings
     heldout = select(splits.get("validation", []) or splits.get("test_paraphrase", []) or splits.get("test_changed", []),
@@ -225,17 +225,7 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
 
-    # the stage's data
-    if name == "kg_sft":
-        rows, data_report = kg_sft.build_rows(train_ex, tokenizer, opt, seed=cfg.seed)
-        eval_rows, _ = kg_sft.build_rows(heldout, tokenizer, opt, seed=cfg.seed, context_share=0.0, packing=False)
-    elif name == "distill":
-        rows, data_report = distill.build_rows(train_ex, tokenizer, opt, seed=cfg.seed)
-        eval_rows, _ = distill.build_rows(heldout, tokenizer, opt, seed=cfg.seed)
-    else:
-        rows = reinforce.pairs(train_ex, seed=cfg.seed, kinds=opt.negative_kinds)
-        eval_rows = reinforce.pairs(heldout, seed=cfg.seed, balance=False, kinds=opt.negative_kinds)
-        data_report = {"pairs": len(rows)}
+    rows, eval_rows, data_report = module.prepare(train_ex, heldout, tokenizer, opt, seed=cfg.seed)
     if not rows:
         raise TrainInputError(f"{data.path}: nothing to train {name} on ({data_report})")
 
@@ -253,11 +243,10 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
     model = add_lora(model, cfg, experts, random_base=ModelSpec.parse(cfg.model, cfg.trust_remote_code).preset is not None)
     balance = BalanceLoss(model, cfg.balance_loss) if "router" in cfg.lora.targets and cfg.balance_loss > 0 else None
 
-    metric_before = _objective(name, model, eval_rows, tokenizer, opt)
+    metric_before = module.measure(model, eval_rows, tokenizer, opt) if eval_rows else None
     watch, report_to, board = monitor.callbacks(cfg.reporters(), tmp / TENSORBOARD_DIR, model)
     trainer_kwargs = dict(seed=cfg.seed, dtype=cfg.dtype, balance=balance, report_to=report_to,
                           callbacks=[progress_callback(name, say), *watch, *callbacks])
-    module = {"kg_sft": kg_sft, "distill": distill, "reinforce": reinforce}[name]
     work.mkdir(parents=True, exist_ok=True)
     trainer = module.make_trainer(model, rows, tokenizer, opt, work, **trainer_kwargs)
     trainer.remove_callback(PrinterCallback)  # progress goes through `say`, not print
@@ -269,10 +258,12 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
     fit_seconds = time.perf_counter() - fit_started
     if balance is not None:
         balance.remove()
-    metric_after = _objective(name, model, eval_rows, tokenizer, opt)
+    metric_after = module.measure(model, eval_rows, tokenizer, opt) if eval_rows else None
 
     say(f"{name}: saving the adapter and the routing statistics")
-    model.save_pretrained(str(tmp))
+    # the base's embedding matrices stay out of the adapter (PEFT would copy them whole when the embeddings carry
+    # LoRA, in case the vocabulary was resized: kgtools never resizes it)
+    model.save_pretrained(str(tmp), save_embedding_layers=False)
     after = record_routing(model, routing_seqs, pad_id=tokenizer.pad_token_id)
     write_routing(before.rows("before") + after.rows("after"), tmp, name)
     if board is not None:
@@ -284,7 +275,7 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
     losses = [h["loss"] for h in history if "loss" in h]
     metrics = {
         "stage": name,
-        "objective": _objective_name(name),
+        "objective": module.OBJECTIVE,
         "before": metric_before,
         "after": metric_after,
         "heldout_examples": len(eval_rows),
@@ -317,23 +308,6 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
         "fit_seconds": metrics["fit_seconds"],
         "trained_tokens": metrics["trained_tokens"],
     }
-
-
-def _objective_name(name: str) -> str:
-    return {"kg_sft": "answer cross-entropy (held-out, no context)", "distill": "KL(teacher with context ‖ student without), per answer token",
-            "reinforce": "preference accuracy: chosen more likely than rejected (held-out pairs)"}[name]
-
-
-def _objective(name: str, model, rows, tokenizer, opt) -> Any:
-    from kgtools.train import distill, kg_sft, reinforce
-
-    if not rows:
-        return None
-    if name == "kg_sft":
-        return kg_sft.mean_answer_loss(model, rows, tokenizer.pad_token_id)
-    if name == "distill":
-        return distill.mean_kl(model, rows, tokenizer.pad_token_id)
-    return reinforce.preference(model, rows, tokenizer, max_length=opt.max_length)
 
 
 def _trained_tokens(report, opt, trainer) -> int | None:

@@ -165,3 +165,94 @@ def test_interference_matrix_composition_and_routing_overlap(domains):
                            "--artifacts", str(store.root)], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
         "error: --domain: two domains named 'medical'; give each domain its own name"], proc.stderr
+
+
+DOMAIN_PIPELINE = """\
+name: two-domains
+artifacts: artifacts
+domains:
+  finance:                 # written first, trained second: it starts from the medical model
+    kg: {{ontologies: [{finance}]}}
+    from: medical
+  medical:
+    kg: {{ontologies: [{medical}]}}
+domain_experts: disjoint
+train:
+  model: tiny-deepseek-moe
+  vocab_size: 1024
+  routing_sample: 16
+  report_to: [none]
+  stages: [kg_sft]
+  lora: {{r: 4, targets: [routed_experts, attention, embeddings], embedding_r: 16}}
+  esft: {{top_p: 0.6}}
+  kg_sft: {{max_steps: 6, max_examples: 200, lr: 5.0e-3}}
+evaluate:
+  splits: [test_paraphrase]
+  max_per_task: 4
+  max_new_tokens: 8
+"""
+
+
+def _all(store: ArtifactStore, stage: str) -> list:
+    from kgtools.artifacts import Artifact
+
+    return [Artifact.open(p) for p in sorted((store.root / stage).iterdir()) if (p / "manifest.json").is_file()]
+
+
+def test_domains_pipeline_shared_base_disjoint_experts_transfer_and_composition(tmp_path):
+    """`domains:` in a pipeline (issue 15): one base for both domains, disjoint expert sets given to each domain's
+    ESFT (the other domain's experts get exactly zero update), finance transferred from medical, each domain's
+    evaluation and eval_domains; the `embeddings` LoRA group composes as the merged weights; a rerun builds nothing."""
+    from safetensors.torch import load_file
+
+    from ..conftest import RESOURCES
+
+    path = tmp_path / "domains.yaml"
+    path.write_text(DOMAIN_PIPELINE.format(finance=BUNDLED / "finance.ttl", medical=RESOURCES / "mini_respiratory.ttl"))
+    run = lambda: subprocess.run([sys.executable, "-m", "kgtools.cli", "run", str(path)], capture_output=True,  # noqa: E731
+                                 text=True, env={**__import__("os").environ, "COLUMNS": "200"})
+    proc = run()
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    built = [line.split()[1] for line in proc.stdout.splitlines() if line.strip().startswith("built ")]
+    assert built == ["finance/kg", "finance/synth", "medical/kg", "medical/synth", "domain_base", "medical/kg_sft",
+                     "medical/evaluate", "finance/kg_sft", "finance/evaluate", "eval_domains"]
+    store = ArtifactStore(tmp_path / "artifacts")
+    (base,) = _all(store, "domain_base")
+    sets = json.loads((base.path / "expert_sets.json").read_text("utf-8"))
+    for layer in sets["medical"]:
+        assert not set(sets["medical"][layer]) & set(sets["finance"][layer])
+    assert sum(len(v) for v in sets["medical"].values()) and sum(len(v) for v in sets["finance"].values())
+    # each domain's ESFT trained exactly its own set
+    chains = {n: a for n in ("medical", "finance") for a in _all(store, "train/kg_sft")
+              if json.loads((a.path / "esft_experts.json").read_text())["experts"] == sets[n]}
+    assert set(chains) == {"medical", "finance"}
+    assert chains["finance"].manifest["inputs"]["parent"] == chains["medical"].key  # transferred
+    assert all(a.manifest["config"]["model"] == str(base.path / "base") for a in chains.values())
+    # the other domain's experts: their LoRA B columns (r·E, expert-minor) never moved from zero
+    tensors = load_file(str(chains["finance"].path / "adapter_model.safetensors"))
+    n_experts, r = 8, 4
+    for name, t in tensors.items():
+        if "experts" in name and "shared" not in name and "lora_B" in name:
+            layer = name.split(".layers.")[1].split(".")[0]
+            others = [e for e in range(n_experts) if e not in sets["finance"][layer]]
+            cols = [i * n_experts + e for i in range(r) for e in others]
+            assert torch.count_nonzero(t[:, cols]) == 0, name
+            assert torch.count_nonzero(t) > 0, name
+    assert any("embed_tokens" in n for n in tensors) and not any(n.endswith("embed_tokens.weight") for n in tensors)
+    # composed = the two chains merged (finance's chain holds medical's adapter: it is applied once)
+    model, tokenizer = load_domains(chains)
+    assert use_domains(model, ["medical", "finance"]) == ["medical__kg_sft", "finance__kg_sft"]
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": "What is asthma? Which authority supervises banks?"}],
+                                        add_generation_prompt=True, return_dict=True, return_tensors="pt")["input_ids"]
+    composed = _logits(model, ids)
+    merged = load_checkpoint(base.path / "base")
+    for a in (chains["medical"], chains["finance"]):
+        merged = merge_adapter(merged, a.path)
+    assert (composed - _logits(merged, ids)).abs().max() < 1e-4
+    (cross,) = _all(store, "eval_domains")
+    m = json.loads((cross.path / "metrics.json").read_text("utf-8"))
+    assert set(m["matrix"]) == {"base", "medical", "finance", "composed"} and m["domains"] == ["medical", "finance"]
+    again = run()
+    lines = [line.split()[:2] for line in again.stdout.splitlines() if line.strip().startswith(("built ", "reused "))]
+    assert again.returncode == 0 and lines == [["reused", stage] for stage in built], again.stdout
+    assert "| composed |" in again.stdout  # the cross-domain report ends the run

@@ -120,6 +120,9 @@ def test_killed_run_resumes_without_corruption(first_run, mini):
     assert not list(root.glob("**/.tmp-*"))
 
 
+_DOMAINS = "domains:\n  a:\n    kg: {ontologies: [mini_respiratory.ttl]}\n  b:\n    kg: {ontologies: [mini_respiratory.ttl]}\n"
+
+
 @pytest.mark.parametrize(("edit", "expected"), [
     (lambda t: t.replace("seed: 0\ndedupe", "seed: 0\n  sedd: 1\ndedupe"), "synth.sedd: unknown key"),
     (lambda t: t.replace("threshold: 0.95", "threshold: high"), "dedupe.threshold: Input should be a valid number"),
@@ -133,6 +136,24 @@ def test_killed_run_resumes_without_corruption(first_run, mini):
     (lambda t: t + "update:\n  releases: [mini_respiratory.ttl]\n  baselines: [scratch]\n", "unknown baseline 'scratch'"),
     (lambda t: t + "update:\n  releases: [mini_respiratory.ttl]\n  train: {kg_sft: {lr: fast}}\n", "update.train.kg_sft.lr"),
     (lambda t: t + "update:\n  releases: [$NO_SUCH_VARIABLE/r.ttl]\n", "NO_SUCH_VARIABLE is not set"),
+    # several domains (issue 15)
+    (lambda t: t.replace("kg:\n  ontologies: [mini_respiratory.ttl]\ncorpus:\n  texts: [texts]\n", _DOMAINS + "  a:\n"
+                         "    kg: {ontologies: [mini_respiratory.ttl]}\n"), "bad.yaml:9: invalid YAML (the key 'a' is given twice (first on line 5))"),
+    (lambda t: t.replace("kg:\n  ontologies: [mini_respiratory.ttl]\ncorpus:\n  texts: [texts]\n", _DOMAINS.replace(
+        "b:\n    kg", "b:\n    from: c\n    kg")), "domains.b.from: 'c' is not a domain of this pipeline"),
+    (lambda t: t.replace("kg:\n  ontologies: [mini_respiratory.ttl]\ncorpus:\n  texts: [texts]\n", _DOMAINS.replace(
+        "b:\n    kg", "b:\n    from: a\n    kg").replace("a:\n    kg", "a:\n    from: b\n    kg")), "`from` goes round in a circle"),
+    (lambda t: t.replace("corpus:\n  texts: [texts]\n", _DOMAINS), "kg: give the ontologies under each domain"),
+    (lambda t: t.replace("kg:\n  ontologies: [mini_respiratory.ttl]\n", _DOMAINS), "corpus: not supported together with `domains`"),
+    (lambda t: t.replace("kg:\n  ontologies: [mini_respiratory.ttl]\ncorpus:\n  texts: [texts]\n", _DOMAINS.replace(
+        "[mini_respiratory.ttl]}\n  b", "[nope.ttl]}\n  b")), "domains.a.kg.ontologies.0:"),
+    (lambda t: t.replace("kg:\n  ontologies: [mini_respiratory.ttl]\ncorpus:\n  texts: [texts]\n",
+                         _DOMAINS + "domain_experts: disjoint\n").replace("routing_sample: 16", "lora: {targets: [attention]}"),
+     "domain_experts: disjoint expert sets need LoRA on the routed experts"),
+    (lambda t: t.replace("kg:\n  ontologies: [mini_respiratory.ttl]\ncorpus:\n  texts: [texts]\n", ""), "kg: required"),
+    # the stage order, checked before kg runs
+    (lambda t: t.replace("routing_sample: 16", "routing_sample: 16\n  stages: [distill, reinforce]"),
+     "train.stages: 'distill' needs the kg_sft adapter"),
 ])
 def test_bad_pipeline_is_one_line(mini, tmp_path, edit, expected):
     bad = mini.with_name("bad.yaml")
@@ -162,7 +183,8 @@ def test_shipped_pipelines_validate(path, monkeypatch):
         assert "corpus.texts.0" in str(err.value)
         return
     cfg = load_pipeline(path)
-    assert cfg.kg.ontologies and all(p.exists() for p in cfg.kg.ontologies)
+    kgs = [d.kg for d in cfg.domains.values()] if cfg.domains else [cfg.kg]
+    assert all(kg.ontologies and all(p.exists() for p in kg.ontologies) for kg in kgs)
 
 
 def _release(text: str, *edits: tuple[str, str]) -> str:
