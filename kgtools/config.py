@@ -14,12 +14,14 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from kgtools.errors import ConfigError
+from kgtools.synth.registry import TASKS as TASK_SPECS
 
 _NUMERIC = (int, float, bool, int | None, float | None, bool | None)
 
@@ -224,8 +226,7 @@ class CorpusConfig(StageConfig):
         return template_overrides(self.templates)
 
 
-TASKS = ("fact_qa", "inverse_qa", "definition", "synonym", "literal", "cardinality", "property_schema", "multi_hop", "diagnosis",
-         "mcq", "yes_no", "list")
+TASKS = tuple(TASK_SPECS)  # the synth tasks (kgtools.synth.registry), in the order the training defaults list them
 
 
 class TaskConfig(StageConfig):
@@ -236,22 +237,14 @@ class TaskConfig(StageConfig):
     weight: float = Field(1.0, ge=0)
 
 
-class TasksConfig(StageConfig):
-    fact_qa: TaskConfig = TaskConfig()
-    inverse_qa: TaskConfig = TaskConfig()
-    definition: TaskConfig = TaskConfig()
-    synonym: TaskConfig = TaskConfig(weight=0.5)
-    literal: TaskConfig = TaskConfig(weight=0.5)
-    cardinality: TaskConfig = TaskConfig(weight=0.5)
-    property_schema: TaskConfig = TaskConfig(weight=0.5)
-    multi_hop: TaskConfig = TaskConfig(weight=0.5)
-    diagnosis: TaskConfig = TaskConfig(weight=0.5)
-    mcq: TaskConfig = TaskConfig()
-    yes_no: TaskConfig = TaskConfig()
-    list: TaskConfig = TaskConfig(weight=0.5)
-
+class _Tasks(StageConfig):
     def active(self) -> dict[str, float]:
         return {name: getattr(self, name).weight for name in TASKS if getattr(self, name).enabled}
+
+
+# one field per registered task, with the task's default weight
+TasksConfig = create_model("TasksConfig", __base__=_Tasks, __doc__="Each synth task: on or off, and its weight.",
+                           **{name: (TaskConfig, TaskConfig(weight=spec.weight)) for name, spec in TASK_SPECS.items()})
 
 
 # `stale`: what an older release stated and the new one corrects (kgtools.synth.update), false by the curators' word

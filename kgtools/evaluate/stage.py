@@ -286,50 +286,80 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
     its id, task, how it was asked (open, mcq, yes_no), whether the answer was right, and for a question whose
     object a new release corrected (negative kind ``stale``) whether the model still says or prefers the old one.
     ``advance(n)`` is told each time ``n`` more examples are scored (``len(rows)`` in all)."""
-    out: dict[str, Any] = {}
-    counted = 0
+    ask = _Asking(model, tokenizer, cfg, with_context, record.append if record is not None else (lambda _row: None),
+                  advance)
+    out, per_task = _score_open(ask, rows, entities)
+    mcq, correct = _score_mcq(ask, rows)
+    out["mcq"] = mcq
+    out["inferred"] = {k: {"n": n, "accuracy": _div(ok, n)} for k, (ok, n) in ask.inferred.items()}
+    out["yes_no"], right = _score_yes_no(ask, rows)
+    open_items = sum(v["n"] for v in per_task.values())
+    out["open_em"] = _div(sum(v["em"] for v in per_task.values()), open_items)
+    out["open_contains"] = _div(sum(v["contains"] for v in per_task.values()), open_items)
+    entity_items = sum(v["n"] for t, v in per_task.items() if t in OPEN_TASKS)
+    entity_em = sum(v["em"] for t, v in per_task.items() if t in OPEN_TASKS)
+    out["open_entity_em"] = _div(entity_em, entity_items)
+    out["open_entity_contains"] = _div(sum(v["contains"] for t, v in per_task.items() if t in OPEN_TASKS), entity_items)
+    out["accuracy"] = _div(sum(v["em"] for v in per_task.values()) + correct + right,
+                           open_items + mcq["n"] + out["yes_no"]["n"])
+    ask.scored(len(rows) - ask.counted)  # examples of no asked kind (a multiple-choice question without choices)
+    return out
 
-    def scored(n: int) -> None:
-        nonlocal counted
-        counted += n
-        if advance is not None and n:
-            advance(n)
 
-    note = record.append if record is not None else (lambda _row: None)
-    prompt = lambda ex: prompt_messages(ex, with_context=with_context)  # noqa: E731
+class _Asking:
+    """What the three ways of asking share: the model, how a prompt is built, the per-example record, the
+    progress count, and the tally of inferred facts (facts the graph entails but does not state, asked like stated
+    ones; among them the probes — never trained, every fact they follow from trained: does the model infer?)."""
 
-    # open questions: greedy generation
+    def __init__(self, model, tokenizer, cfg: EvalConfig, with_context: bool, note: Callable[[dict[str, Any]], None],
+                 advance: Callable[[int], None] | None) -> None:
+        self.model, self.tokenizer, self.cfg, self.with_context = model, tokenizer, cfg, with_context
+        self.note, self.advance, self.counted = note, advance, 0
+        self.inferred: dict[str, list[int]] = {k: [0, 0] for k in ("open", "mcq", "probe_open", "probe_mcq")}
+
+    def prompt(self, ex: dict[str, Any]) -> list[dict[str, str]]:
+        return prompt_messages(ex, with_context=self.with_context)
+
+    def scored(self, n: int) -> None:
+        self.counted += n
+        if self.advance is not None and n:
+            self.advance(n)
+
+    def choose(self, items: list[tuple[dict[str, Any], list[str]]]) -> list[tuple[int, Any]]:
+        return probe.choose_many(self.model, self.tokenizer, [(self.prompt(ex), choices) for ex, choices in items],
+                                 batch_size=self.cfg.batch_size)
+
+    def tally_inferred(self, ex: dict[str, Any], kind: str, ok: bool) -> None:
+        if ex.get("inferred"):
+            self.inferred[kind][0] += ok
+            self.inferred[kind][1] += 1
+            if (ex.get("split_reason") or "").startswith("inferred fact never trained"):
+                self.inferred[f"probe_{kind}"][0] += ok
+                self.inferred[f"probe_{kind}"][1] += 1
+
+
+def _score_open(ask: _Asking, rows: list[dict[str, Any]], entities: set[str]) -> tuple[dict[str, Any], dict[str, dict]]:
+    """Open questions by greedy generation: exact match and containment per task and relation, wrong entities
+    (said confidently or not), whether a corrected fact's old object is still said or preferred, samples."""
+    cfg = ask.cfg
     open_rows = [ex for ex in rows if ex["task"] in (*OPEN_TASKS, *VALUE_TASKS, "definition")]
-    answers = probe.generate(model, tokenizer, [prompt(ex) for ex in open_rows], max_new_tokens=cfg.max_new_tokens,
-                             batch_size=cfg.batch_size, on_batch=scored)
+    answers = probe.generate(ask.model, ask.tokenizer, [ask.prompt(ex) for ex in open_rows],
+                             max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size, on_batch=ask.scored)
     per_task: dict[str, dict[str, float]] = defaultdict(lambda: {"n": 0, "em": 0, "contains": 0})
     per_rel: dict[str, dict[str, float]] = defaultdict(lambda: {"n": 0, "em": 0, "contains": 0})
     wrong = {"n": 0, "wrong_entity": 0, "confident_wrong_entity": 0}
-    # facts the graph entails but does not state (asked like stated ones), and among them the probes: never
-    # trained, every fact they follow from trained — does the model infer what it was not told?
-    inferred: dict[str, list[int]] = {k: [0, 0] for k in ("open", "mcq", "probe_open", "probe_mcq")}
-
-    def tally_inferred(ex: dict[str, Any], kind: str, ok: bool) -> None:
-        if ex.get("inferred"):
-            inferred[kind][0] += ok
-            inferred[kind][1] += 1
-            if (ex.get("split_reason") or "").startswith("inferred fact never trained"):
-                inferred[f"probe_{kind}"][0] += ok
-                inferred[f"probe_{kind}"][1] += 1
-
     stale_rows = [ex for ex in open_rows if ex.get("negative_kind") == "stale" and ex.get("rejected")]
-    old_picks = probe.choose_many(model, tokenizer, [(prompt(ex), [ex["answer"], ex["rejected"]]) for ex in stale_rows],
-                                  batch_size=cfg.batch_size)
+    old_picks = ask.choose([(ex, [ex["answer"], ex["rejected"]]) for ex in stale_rows])
     prefers_old = {ex["id"]: best == 1 for ex, (best, _) in zip(stale_rows, old_picks, strict=True)}
     samples = []
     for ex, (text, conf) in zip(open_rows, answers, strict=True):
         em, contains = scoring.score_open(ex, text)
         stale = ex["id"] in prefers_old
-        note({"id": ex["id"], "task": ex["task"], "asked": "open", "ok": bool(em), "said": text,
-              "says_old": bool(scoring.exact_match(text, [ex["rejected"]])) if stale else None,
-              "prefers_old": prefers_old.get(ex["id"])})
+        ask.note({"id": ex["id"], "task": ex["task"], "asked": "open", "ok": bool(em), "said": text,
+                  "says_old": bool(scoring.exact_match(text, [ex["rejected"]])) if stale else None,
+                  "prefers_old": prefers_old.get(ex["id"])})
         if ex["task"] in OPEN_TASKS:
-            tally_inferred(ex, "open", em)
+            ask.tally_inferred(ex, "open", em)
         for bucket in (per_task[ex["task"]], per_rel[ex.get("relation") or "-"] if ex["task"] in (*OPEN_TASKS, *VALUE_TASKS) else None):
             if bucket is not None:
                 bucket["n"] += 1
@@ -344,44 +374,45 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
         if len(samples) < 12:
             samples.append({"task": ex["task"], "prompt": ex["prompt"], "gold": ex["answer"], "said": text,
                             "confidence": round(conf, 3), "em": em})
-    out["open"] = {t: _rates(v) for t, v in sorted(per_task.items())}
-    out["by_relation"] = {r: _rates(v) for r, v in sorted(per_rel.items())}
-    out["wrong_entities"] = {**wrong, "wrong_entity_rate": _div(wrong["wrong_entity"], wrong["n"]),
-                             "confident_wrong_entity_rate": _div(wrong["confident_wrong_entity"], wrong["n"])}
-    out["samples"] = samples
+    out = {"open": {t: _rates(v) for t, v in sorted(per_task.items())},
+           "by_relation": {r: _rates(v) for r, v in sorted(per_rel.items())},
+           "wrong_entities": {**wrong, "wrong_entity_rate": _div(wrong["wrong_entity"], wrong["n"]),
+                              "confident_wrong_entity_rate": _div(wrong["confident_wrong_entity"], wrong["n"])},
+           "samples": samples}
+    return out, per_task
 
-    # multiple choice by log-likelihood, no generation
+
+def _score_mcq(ask: _Asking, rows: list[dict[str, Any]]) -> tuple[dict[str, Any], int]:
+    """Multiple choice by log-likelihood, no generation: (scores, questions answered right)."""
     mcq = [ex for ex in rows if ex["task"] == "mcq" and ex["choices"]]
     correct = diagnosis = diagnosis_right = 0
-    picks = probe.choose_many(model, tokenizer, [(prompt(ex), ex["choices"]) for ex in mcq], batch_size=cfg.batch_size)
-    scored(len(mcq))
+    picks = ask.choose([(ex, ex["choices"]) for ex in mcq])
+    ask.scored(len(mcq))
     for ex, (best, _) in zip(mcq, picks, strict=True):
         correct += best == ex["answer_index"]
-        note({"id": ex["id"], "task": ex["task"], "asked": "mcq", "ok": best == ex["answer_index"],
-              "said": ex["choices"][best],
-              "says_old": None, "prefers_old": None})
-        tally_inferred(ex, "mcq", best == ex["answer_index"])
+        ask.note({"id": ex["id"], "task": ex["task"], "asked": "mcq", "ok": best == ex["answer_index"],
+                  "said": ex["choices"][best], "says_old": None, "prefers_old": None})
+        ask.tally_inferred(ex, "mcq", best == ex["answer_index"])
         if ex["template_id"].startswith("diagnosis/"):  # the multiple-choice form of a diagnosis question
             diagnosis += 1
             diagnosis_right += best == ex["answer_index"]
-    out["mcq"] = {"n": len(mcq), "accuracy": _div(correct, len(mcq)),
-                  "chance": _div(sum(1 / len(ex["choices"]) for ex in mcq), len(mcq)),
-                  "diagnosis": {"n": diagnosis, "accuracy": _div(diagnosis_right, diagnosis)}}
+    return {"n": len(mcq), "accuracy": _div(correct, len(mcq)),
+            "chance": _div(sum(1 / len(ex["choices"]) for ex in mcq), len(mcq)),
+            "diagnosis": {"n": diagnosis, "accuracy": _div(diagnosis_right, diagnosis)}}, correct
 
-    out["inferred"] = {k: {"n": n, "accuracy": _div(ok, n)} for k, (ok, n) in inferred.items()}
 
-    # true/false: which of the two answers is likelier; accepting a corrupted fact is a hallucination
+def _score_yes_no(ask: _Asking, rows: list[dict[str, Any]]) -> tuple[dict[str, Any], int]:
+    """True/false: which of the two answers is likelier; accepting a corrupted fact is a hallucination.
+    (scores, statements judged right)."""
     yn = [ex for ex in rows if ex["task"] == "yes_no" and ex.get("rejected")]
     right = accepted = corrupted = true_accepted = true = 0
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    picks = probe.choose_many(model, tokenizer, [(prompt(ex), [ex["answer"], ex["rejected"]]) for ex in yn],
-                              batch_size=cfg.batch_size)
-    scored(len(yn))
+    picks = ask.choose([(ex, [ex["answer"], ex["rejected"]]) for ex in yn])
+    ask.scored(len(yn))
     for ex, (best, _) in zip(yn, picks, strict=True):
         right += best == 0
-        note({"id": ex["id"], "task": ex["task"], "asked": "yes_no", "ok": best == 0,
-              "said": (ex["answer"], ex["rejected"])[best], "says_old": None,
-              "prefers_old": None})
+        ask.note({"id": ex["id"], "task": ex["task"], "asked": "yes_no", "ok": best == 0,
+                  "said": (ex["answer"], ex["rejected"])[best], "says_old": None, "prefers_old": None})
         if scoring.truth_value(ex["answer"]) is False:
             by_kind[ex.get("negative_kind") or "unasserted"][0] += best == 1
             by_kind[ex.get("negative_kind") or "unasserted"][1] += 1
@@ -394,21 +425,10 @@ def evaluate_split(model, tokenizer, rows: list[dict[str, Any]], entities: set[s
     # Corrupted facts count as hallucinations only where the ontology makes them false (disjoint, hierarchy,
     # functional); one that is merely not stated may be true in an open world, and is reported apart.
     # Acceptance of true statements beside: a model that says "false" to everything accepts nothing.
-    out["yes_no"] = {"n": len(yn), "accuracy": _div(right, len(yn)), "corrupted": corrupted,
-                     "acceptance_of_corrupted": _div(accepted, corrupted), "true": true,
-                     "acceptance_of_true": _div(true_accepted, true),
-                     "acceptance_by_kind": {k: {"n": n, "accepted": _div(a, n)} for k, (a, n) in sorted(by_kind.items())}}
-
-    open_items = sum(v["n"] for v in per_task.values())
-    out["open_em"] = _div(sum(v["em"] for v in per_task.values()), open_items)
-    out["open_contains"] = _div(sum(v["contains"] for v in per_task.values()), open_items)
-    entity_items = sum(v["n"] for t, v in per_task.items() if t in OPEN_TASKS)
-    entity_em = sum(v["em"] for t, v in per_task.items() if t in OPEN_TASKS)
-    out["open_entity_em"] = _div(entity_em, entity_items)
-    out["open_entity_contains"] = _div(sum(v["contains"] for t, v in per_task.items() if t in OPEN_TASKS), entity_items)
-    out["accuracy"] = _div(sum(v["em"] for v in per_task.values()) + correct + right, open_items + len(mcq) + len(yn))
-    scored(len(rows) - counted)  # examples of no asked kind (a multiple-choice question without choices)
-    return out
+    return {"n": len(yn), "accuracy": _div(right, len(yn)), "corrupted": corrupted,
+            "acceptance_of_corrupted": _div(accepted, corrupted), "true": true,
+            "acceptance_of_true": _div(true_accepted, true),
+            "acceptance_by_kind": {k: {"n": n, "accepted": _div(a, n)} for k, (a, n) in sorted(by_kind.items())}}, right
 
 
 def _rates(v: dict[str, float]) -> dict[str, float]:

@@ -187,81 +187,129 @@ def build_graph(
     declared_in: Mapping[str, str] | None = None,
 ) -> tuple[KnowledgeGraph, BuildReport]:
     """Turn an RDF graph into a KnowledgeGraph. ``declared_in`` maps IRIs to the file that declared them."""
-    opts = options or BuildOptions()
-    languages = [lang.lower() for lang in opts.languages]
-    report = BuildReport()
-    skipped = report.skipped
-    t = _Triples(graph)
-    mint = IdMinter({**V.WELL_KNOWN_PREFIXES, **(prefixes or {})})
-    declared_in = declared_in or {}
+    return _Builder(graph, options or BuildOptions(), prefixes or {}, declared_in or {}).build()
 
-    # -- what is what -----------------------------------------------------------------------------
-    types: dict[str, set[str]] = defaultdict(set)
-    for s, o in t.pairs(V.RDF_TYPE):
-        if _is_iri(s) and _is_iri(o):
-            types[s].add(o)
-    subclass_pairs = t.pairs(V.RDFS_SUBCLASSOF)
-    classes = {s for s, ts in types.items() if V.OWL_CLASS in ts or V.RDFS + "Class" in ts}
-    # rdfs:subClassOf implies a class, for files that never declare one (a schema's own subclasses of
-    # skos:Concept, as in STW's zbwext:Descriptor, are vocabulary and stay out).
-    supers: dict[str, list[Term]] = defaultdict(list)
-    for s, o in subclass_pairs:
-        if _is_iri(s):
-            supers[s].append(o)
-    classes.update(s for s, os_ in supers.items() if not all(_is_iri(o) and _reserved(o) for o in os_))
-    classes = {c for c in classes if not _reserved(c)}
-    skos_concepts = {s for s, ts in types.items() if V.SKOS_CONCEPT in ts and not _reserved(s)}
-    properties = {s for s, ts in types.items() if ts & V.OBJECT_PROPERTY_TYPES}
-    deprecated = {s for s, o in t.pairs(V.OWL_DEPRECATED) if isinstance(o, tuple) and o[0].lower() in ("true", "1")}
-    deprecated |= {s for s, ts in types.items() if V.OWL_DEPRECATED_CLASS in ts}
-    non_individual = classes | skos_concepts | properties | {s for s, ts in types.items() if V.OWL_ONTOLOGY in ts}
-    individuals = {
-        s for s, ts in types.items()
-        if s not in non_individual and not _reserved(s)
-        and (V.OWL_NAMED_INDIVIDUAL in ts or any(ty in classes for ty in ts))
-    }
 
-    def keep(iri: str) -> bool:
-        if iri in deprecated and not opts.include_deprecated:
-            return False
-        return True
+class _Builder:
+    """One build, in the order a reader follows it: what is what (classes, SKOS concepts, properties,
+    individuals, what is deprecated) → each subject's literals (label, synonyms, definition, xrefs, values) →
+    class expressions and cardinalities (:class:`_Expressions`) → raw edges → nodes and edges → the tables
+    beside them (relation axioms, cardinalities, property schema, what was obsoleted)."""
 
-    kinds: dict[str, str] = {}
-    for iri in individuals:
-        kinds[iri] = "individual"
-    for iri in skos_concepts:
-        kinds[iri] = "concept"
-    for iri in classes:
-        kinds[iri] = "class"
-    skipped["deprecated"] = sum(1 for iri in kinds if not keep(iri))
-    kinds = {iri: k for iri, k in kinds.items() if keep(iri)}
+    def __init__(self, graph: rdflib.Graph, opts: BuildOptions, prefixes: Mapping[str, str],
+                 declared_in: Mapping[str, str]) -> None:
+        self.opts = opts
+        self.languages = [lang.lower() for lang in opts.languages]
+        self.report = BuildReport()
+        self.skipped = self.report.skipped
+        self.t = _Triples(graph)
+        self.mint = IdMinter({**V.WELL_KNOWN_PREFIXES, **prefixes})
+        self.declared_in = declared_in
+        self.node_ids: dict[str, str] = {}
+        self.node_rows: list[tuple[str, dict]] = []
+        self.rel_labels: dict[str, str] = dict(_SPECIAL_RELATIONS)
 
-    # -- literals ---------------------------------------------------------------------------------
-    # One list per subject of (predicate index, language rank, text), so that each node's label, synonyms
-    # and definition are chosen from a handful of entries.
-    n_label, n_syn = len(_LABEL_PREDICATES), len(_SYNONYM_PREDICATES)
-    limit = len(languages)  # ranks up to this are the wanted languages or untagged
-    rank_of: dict[str, int] = {}
-    by_subject: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
-    xref_lits: dict[str, set[str]] = defaultdict(set)
-    for i, pred in enumerate(_LITERAL_PREDICATES):
-        for s, o in t.pairs(pred):
-            if not isinstance(o, tuple) or not _is_iri(s):
-                continue
-            text, lang = o[0].strip(), o[1]
-            if not text:
-                continue
-            if pred == V.OBO_XREF:
-                xref_lits[s].add(text)
-                continue
-            rank = rank_of.get(lang)
-            if rank is None:
-                rank = rank_of[lang] = _lang_rank(lang, languages)
-            by_subject[s].append((i, rank, text))
+    def build(self) -> tuple[KnowledgeGraph, BuildReport]:
+        self._classify()
+        self._read_literals()
+        self._read_values()
+        self.x = _Expressions(self.t, self.skipped)
+        card_raw = self.x.cardinalities(self.subclass_pairs)
+        raw = self._raw_edges()
+        for iri in sorted(self.kinds):
+            self._add_node(iri, self.kinds[iri])
+        edges = self._edges(raw)
+        cards = self._cardinality_rows(card_raw)
+        relations = _relation_axioms(self.t, self.types, self.properties, self.x.rdf_list, self.rel_id_label,
+                                     self.node_ids, self.kinds, {rid for _, rid, *_ in edges})
+        obsolete = self._obsolete()
+        schema = _property_schema(self.t, self.types, self.x.rdf_list, self.x.union_of, self.rel_id_label,
+                                  self.describe, self.mint, self.node_ids, self.keep)
+        held = {pid for _, data in self.node_rows for pid in data["literal_properties"]}
+        kg = KnowledgeGraph({"properties": {  # the properties some node holds a value of, for synth.literals
+            self.mint(p): {"iri": p, "label": self.best_label(p) or humanize(local_name(p))}
+            for p in self.value_props if self.mint(p) in held},
+            "relations": relations, "cardinalities": cards, "schema": schema, "obsolete": obsolete})
+        self.node_rows.sort(key=lambda row: row[0])
+        kg.add_nodes(self.node_rows)
+        self.skipped["duplicate_edge"] = kg.add_edges(edges)
+        return kg, self._finish(kg, edges, schema)
 
-    def describe(iri: str) -> tuple[str | None, list[str], list[str], str | None]:
+    # ------------------------------------------------------------------------------------- what is what
+    def _classify(self) -> None:
+        t = self.t
+        types: dict[str, set[str]] = defaultdict(set)
+        for s, o in t.pairs(V.RDF_TYPE):
+            if _is_iri(s) and _is_iri(o):
+                types[s].add(o)
+        self.types = types
+        self.subclass_pairs = t.pairs(V.RDFS_SUBCLASSOF)
+        classes = {s for s, ts in types.items() if V.OWL_CLASS in ts or V.RDFS + "Class" in ts}
+        # rdfs:subClassOf implies a class, for files that never declare one (a schema's own subclasses of
+        # skos:Concept, as in STW's zbwext:Descriptor, are vocabulary and stay out).
+        supers: dict[str, list[Term]] = defaultdict(list)
+        for s, o in self.subclass_pairs:
+            if _is_iri(s):
+                supers[s].append(o)
+        classes.update(s for s, os_ in supers.items() if not all(_is_iri(o) and _reserved(o) for o in os_))
+        self.classes = {c for c in classes if not _reserved(c)}
+        self.skos_concepts = {s for s, ts in types.items() if V.SKOS_CONCEPT in ts and not _reserved(s)}
+        self.properties = {s for s, ts in types.items() if ts & V.OBJECT_PROPERTY_TYPES}
+        deprecated = {s for s, o in t.pairs(V.OWL_DEPRECATED) if isinstance(o, tuple) and o[0].lower() in ("true", "1")}
+        self.deprecated = deprecated | {s for s, ts in types.items() if V.OWL_DEPRECATED_CLASS in ts}
+        non_individual = (self.classes | self.skos_concepts | self.properties
+                          | {s for s, ts in types.items() if V.OWL_ONTOLOGY in ts})
+        self.individuals = {
+            s for s, ts in types.items()
+            if s not in non_individual and not _reserved(s)
+            and (V.OWL_NAMED_INDIVIDUAL in ts or any(ty in self.classes for ty in ts))
+        }
+        kinds: dict[str, str] = {}
+        for iri in self.individuals:
+            kinds[iri] = "individual"
+        for iri in self.skos_concepts:
+            kinds[iri] = "concept"
+        for iri in self.classes:
+            kinds[iri] = "class"
+        self.skipped["deprecated"] = sum(1 for iri in kinds if not self.keep(iri))
+        self.kinds = {iri: k for iri, k in kinds.items() if self.keep(iri)}
+
+    def keep(self, iri: str) -> bool:
+        return iri not in self.deprecated or self.opts.include_deprecated
+
+    # ------------------------------------------------------------------------------------- literals
+    def _read_literals(self) -> None:
+        """One list per subject of (predicate index, language rank, text), so that each node's label, synonyms
+        and definition are chosen from a handful of entries; xrefs (literal and IRI) apart."""
+        self.limit = len(self.languages)  # ranks up to this are the wanted languages or untagged
+        rank_of: dict[str, int] = {}
+        self.by_subject: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+        self.xref_lits: dict[str, set[str]] = defaultdict(set)
+        for i, pred in enumerate(_LITERAL_PREDICATES):
+            for s, o in self.t.pairs(pred):
+                if not isinstance(o, tuple) or not _is_iri(s):
+                    continue
+                text, lang = o[0].strip(), o[1]
+                if not text:
+                    continue
+                if pred == V.OBO_XREF:
+                    self.xref_lits[s].add(text)
+                    continue
+                rank = rank_of.get(lang)
+                if rank is None:
+                    rank = rank_of[lang] = _lang_rank(lang, self.languages)
+                self.by_subject[s].append((i, rank, text))
+        self.xref_iris: dict[str, list[str]] = defaultdict(list)
+        for s, o in self.t.pairs(V.SKOS_EXACT_MATCH):
+            if _is_iri(s) and _is_iri(o):
+                self.xref_iris[s].append(o)
+            elif _is_iri(s) and isinstance(o, tuple) and o[0].strip():
+                self.xref_lits[s].add(o[0].strip())  # DOID writes its mappings as 'UMLS_CUI:C0017409' strings
+
+    def describe(self, iri: str) -> tuple[str | None, list[str], list[str], str | None]:
         """Label, synonyms, their scopes, and definition of one node."""
-        entries = sorted(by_subject.get(iri, ()))
+        n_label, n_syn = len(_LABEL_PREDICATES), len(_SYNONYM_PREDICATES)
+        entries = sorted(self.by_subject.get(iri, ()))
         labels = [(rank, i, text) for i, rank, text in entries if i < n_label]
         label = min(labels)[2] if labels else None
         seen = {label.casefold()} if label else set()
@@ -278,306 +326,309 @@ def build_graph(
             label = joined
             seen.add(label.casefold())
         for i, rank, text in entries:
-            if i >= n_label + n_syn or rank > limit or text.casefold() in seen:
+            if i >= n_label + n_syn or rank > self.limit or text.casefold() in seen:
                 continue
             seen.add(text.casefold())
             names.append(text)
             scopes.append("exact" if i < n_label else V.SYNONYM_SCOPES[_SYNONYM_PREDICATES[i - n_label]])
         definition = None
         for i, rank, text in entries:  # sorted by predicate priority, then language rank, then text
-            if i >= n_label + n_syn and rank <= limit:
+            if i >= n_label + n_syn and rank <= self.limit:
                 if _LITERAL_PREDICATES[i] == V.RDFS_COMMENT and not reads_like_definition(text):
                     continue  # an editor's note or 'Key: value' metadata, not a definition
                 definition = text
                 break
         return label, names, scopes, definition
 
-    def best_label(iri: str) -> str | None:
-        return describe(iri)[0]
+    def best_label(self, iri: str) -> str | None:
+        return self.describe(iri)[0]
 
-    xref_iris: dict[str, list[str]] = defaultdict(list)
-    for s, o in t.pairs(V.SKOS_EXACT_MATCH):
-        if _is_iri(s) and _is_iri(o):
-            xref_iris[s].append(o)
-        elif _is_iri(s) and isinstance(o, tuple) and o[0].strip():
-            xref_lits[s].add(o[0].strip())  # DOID writes its mappings as 'UMLS_CUI:C0017409' strings
+    def _read_values(self) -> None:
+        """Values of annotation and datatype properties (codes, dates, notations), kept per node as (property,
+        value) pairs for synth.literals; prose (long values) and other languages stay out. Labels, synonyms,
+        definitions and xrefs have their own fields."""
+        self.value_props = sorted({p for p, ts in self.types.items() if ts & V.VALUE_PROPERTY_TYPES and not _reserved(p)}
+                                  - set(_LITERAL_PREDICATES) | {V.SKOS_NOTATION})
+        self.values: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for prop in self.value_props:
+            for s, o in self.t.pairs(prop):
+                if not isinstance(o, tuple) or not _is_iri(s) or not 0 < len(text := o[0].strip()) <= self.opts.max_value_chars:
+                    continue
+                if o[1] and _lang_rank(o[1], self.languages) > self.limit:
+                    continue
+                self.values[s].append((prop, text))
 
-    # -- values of annotation and datatype properties (codes, dates, notations) ----------------------
-    # Kept per node as parallel (property id, value) lists for synth.literals; prose (long values) and
-    # other languages stay out. Labels, synonyms, definitions and xrefs have their own fields.
-    value_props = sorted({p for p, ts in types.items() if ts & V.VALUE_PROPERTY_TYPES and not _reserved(p)}
-                         - set(_LITERAL_PREDICATES) | {V.SKOS_NOTATION})
-    values: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for prop in value_props:
-        for s, o in t.pairs(prop):
-            if not isinstance(o, tuple) or not _is_iri(s) or not 0 < len(text := o[0].strip()) <= opts.max_value_chars:
+    # ------------------------------------------------------------------------------------- raw edges
+    def _raw_edges(self) -> list[tuple[str, str, str, str, str]]:
+        """(src, rel, dst, provenance, qualifier) of every axiom and assertion that becomes an edge."""
+        t, x = self.t, self.x
+        raw: list[tuple[str, str, str, str, str]] = []
+        for s, o in self.subclass_pairs:
+            if not _is_iri(s):
                 continue
-            if o[1] and _lang_rank(o[1], languages) > limit:
+            if _is_iri(o):
+                raw.append((s, IS_A, o, "subClassOf", ""))
+            elif _is_blank(o):
+                raw.extend((s, rel, dst, "subClassOf" if rel == IS_A else "restriction", q) for rel, dst, q in x.expression(o))
+        for s, o in t.pairs(V.OWL_EQUIVALENT_CLASS):
+            if not _is_iri(s):
                 continue
-            values[s].append((prop, text))
+            if _is_iri(o):
+                raw.append((s, "equivalent_to", o, "equivalentClass", ""))
+            elif _is_blank(o):
+                raw.extend((s, rel, dst, "equivalentClass", q) for rel, dst, q in x.expression(o))
+        for s, o in t.pairs(V.OWL_DISJOINT_WITH):
+            if _is_iri(s) and _is_iri(o):
+                raw.append((s, "disjoint_with", o, "disjointWith", ""))
+        for _, head in x.bnode_map(V.OWL_MEMBERS).items():  # owl:AllDisjointClasses
+            members = [m for m in x.rdf_list(head) if _is_iri(m)]
+            for i, a in enumerate(members):
+                for b in members[i + 1:]:
+                    raw.append((a, "disjoint_with", b, "disjointWith", ""))
+        raw += self._skos_edges()
+        for s, ts in self.types.items():
+            if self.kinds.get(s) == "individual":
+                raw.extend((s, INSTANCE_OF, ty, "type", "") for ty in ts if ty in self.classes)
+        named = ("individual", "concept")
+        for prop in sorted(self.properties):
+            if _reserved(prop):
+                continue
+            for s, o in t.pairs(prop):
+                if _is_iri(s) and _is_iri(o) and self.kinds.get(s) in named and self.kinds.get(o) in named:
+                    raw.append((s, prop, o, "assertion", ""))
+        return raw
 
-    # -- class expressions ------------------------------------------------------------------------
-    def bnode_map(pred: str) -> dict[str, Term]:
-        return {s: o for s, o in t.pairs(pred) if _is_blank(s)}
-
-    on_property = bnode_map(V.OWL_ON_PROPERTY)
-    some, only, has_value = bnode_map(V.OWL_SOME), bnode_map(V.OWL_ALL), bnode_map(V.OWL_HAS_VALUE)
-    on_class = bnode_map(V.OWL_ON_CLASS)
-    cardinality = {
-        "exactly": bnode_map(V.OWL_QUALIFIED_CARD),
-        "min": bnode_map(V.OWL_MIN_QUALIFIED_CARD),
-        "max": bnode_map(V.OWL_MAX_QUALIFIED_CARD),
-    }
-    intersection_of, union_of = bnode_map(V.OWL_INTERSECTION_OF), bnode_map(V.OWL_UNION_OF)
-    first, rest = bnode_map(V.RDF_FIRST), bnode_map(V.RDF_REST)
-
-    def rdf_list(head: Term) -> list[Term]:
-        items: list[Term] = []
-        seen: set[Term] = set()
-        while _is_blank(head) and head in first and head not in seen:
-            seen.add(head)
-            items.append(first[head])
-            head = rest.get(head, V.RDF_NIL)
-        return items
-
-    def named_fillers(filler: Term) -> list[str]:
-        """Named classes a filler stands for; ``R some (A and B)`` implies ``R some A`` and ``R some B``."""
-        if _is_iri(filler):
-            return [filler]
-        if filler in intersection_of:
-            return [m for m in rdf_list(intersection_of[filler]) if _is_iri(m)]
-        skipped["union_filler" if filler in union_of else "nested_expression_filler"] += 1
-        return []
-
-    def restriction(node: str) -> list[tuple[str, str, str]]:
-        prop = on_property[node]
-        if not _is_iri(prop):
-            skipped["inverse_property_restriction"] += 1
-            return []
-        if node in some:
-            filler, qualifier = some[node], "some"
-        elif node in only:
-            filler, qualifier = only[node], "only"
-        elif node in has_value:
-            filler, qualifier = has_value[node], "value"
-        elif node in on_class:
-            filler, qualifier = on_class[node], ""
-            for word, table in cardinality.items():
-                if node in table and isinstance(table[node], tuple):
-                    qualifier = f"{word} {table[node][0]}"
-            if qualifier in ("", "max 0", "exactly 0"):
-                skipped["negative_or_unqualified_cardinality"] += 1
-                return []
+    def _skos_edges(self) -> list[tuple[str, str, str, str, str]]:
+        t = self.t
+        broader = [(s, o) for s, o in t.pairs(V.SKOS_BROADER) if _is_iri(s) and _is_iri(o)]
+        narrower = [(o, s) for s, o in t.pairs(V.SKOS_NARROWER) if _is_iri(s) and _is_iri(o)]
+        if self.opts.skos_hierarchy:
+            raw = [(s, IS_A, o, "skos:broader", "") for s, o in broader] + [(s, IS_A, o, "skos:narrower", "") for s, o in narrower]
         else:
-            skipped["restriction_without_class_filler"] += 1
-            return []
-        return [(prop, dst, qualifier) for dst in named_fillers(filler)]
+            raw = [(s, V.SKOS_BROADER, o, "skos", "") for s, o in [*broader, *narrower]]
+        return raw + [(s, V.SKOS_RELATED, o, "skos", "") for s, o in t.pairs(V.SKOS_RELATED) if _is_iri(s) and _is_iri(o)]
 
-    def expression(node: Term) -> list[tuple[str, str, str]]:
-        """(relation IRI or IS_A, target IRI, qualifier) implied by ``C ⊑ node``."""
-        if node in on_property:
-            return restriction(node)  # type: ignore[arg-type]
-        if node in intersection_of:
-            out: list[tuple[str, str, str]] = []
-            for member in rdf_list(intersection_of[node]):
-                if _is_iri(member):
-                    out.append((IS_A, member, ""))
-                elif _is_blank(member):
-                    out.extend(expression(member))
-            return out
-        skipped["union_or_complement_superclass"] += 1  # C ⊑ A ⊔ B implies neither C ⊑ A nor C ⊑ B
-        return []
-
-    # -- cardinalities: "exactly 1", "max 1", "min 2", qualified or not, over classes or data ranges ------
-    # Kept as their own table (a number is not an edge); `min 0` says nothing and is left out.
-    card_maps = [(word, bnode_map(pred)) for word, pred in (
-        ("exactly", V.OWL_QUALIFIED_CARD), ("exactly", V.OWL_CARDINALITY), ("min", V.OWL_MIN_QUALIFIED_CARD),
-        ("min", V.OWL_MIN_CARDINALITY), ("max", V.OWL_MAX_QUALIFIED_CARD), ("max", V.OWL_MAX_CARDINALITY))]
-    on_data_range = bnode_map(V.OWL_ON_DATA_RANGE)
-    card_raw: list[tuple[str, str, str, int, Term | None, str]] = []  # (class, property, word, n, filler, via)
-
-    def cardinalities(s: str, node: Term, via: str) -> None:
-        members = [node] + ([m for m in rdf_list(intersection_of[node])] if node in intersection_of else [])
-        for m in members:
-            prop = on_property.get(m)  # type: ignore[call-overload]
-            if prop is None or not _is_iri(prop):
-                continue
-            for word, table in card_maps:
-                value = table.get(m)  # type: ignore[call-overload]
-                if isinstance(value, tuple) and value[0].strip().isdigit() and (word, int(value[0])) != ("min", 0):
-                    card_raw.append((s, prop, word, int(value[0]), on_class.get(m) or on_data_range.get(m), via))  # type: ignore[arg-type]
-
-    for pred, via in ((V.RDFS_SUBCLASSOF, "subClassOf"), (V.OWL_EQUIVALENT_CLASS, "equivalentClass")):
-        for s, o in (subclass_pairs if pred == V.RDFS_SUBCLASSOF else t.pairs(pred)):
-            if _is_iri(s) and _is_blank(o):
-                cardinalities(s, o, via)  # type: ignore[arg-type]
-
-    # -- raw edges --------------------------------------------------------------------------------
-    raw: list[tuple[str, str, str, str, str]] = []  # (src, rel, dst, provenance, qualifier)
-    for s, o in subclass_pairs:
-        if not _is_iri(s):
-            continue
-        if _is_iri(o):
-            raw.append((s, IS_A, o, "subClassOf", ""))
-        elif _is_blank(o):
-            raw.extend((s, rel, dst, "subClassOf" if rel == IS_A else "restriction", q) for rel, dst, q in expression(o))
-    for s, o in t.pairs(V.OWL_EQUIVALENT_CLASS):
-        if not _is_iri(s):
-            continue
-        if _is_iri(o):
-            raw.append((s, "equivalent_to", o, "equivalentClass", ""))
-        elif _is_blank(o):
-            raw.extend((s, rel, dst, "equivalentClass", q) for rel, dst, q in expression(o))
-    for s, o in t.pairs(V.OWL_DISJOINT_WITH):
-        if _is_iri(s) and _is_iri(o):
-            raw.append((s, "disjoint_with", o, "disjointWith", ""))
-    for _, head in bnode_map(V.OWL_MEMBERS).items():  # owl:AllDisjointClasses
-        members = [m for m in rdf_list(head) if _is_iri(m)]
-        for i, a in enumerate(members):
-            for b in members[i + 1:]:
-                raw.append((a, "disjoint_with", b, "disjointWith", ""))
-    if opts.skos_hierarchy:
-        raw.extend((s, IS_A, o, "skos:broader", "") for s, o in t.pairs(V.SKOS_BROADER) if _is_iri(s) and _is_iri(o))
-        raw.extend((o, IS_A, s, "skos:narrower", "") for s, o in t.pairs(V.SKOS_NARROWER) if _is_iri(s) and _is_iri(o))
-    else:
-        raw.extend((s, V.SKOS_BROADER, o, "skos", "") for s, o in t.pairs(V.SKOS_BROADER) if _is_iri(s) and _is_iri(o))
-        raw.extend((o, V.SKOS_BROADER, s, "skos", "") for s, o in t.pairs(V.SKOS_NARROWER) if _is_iri(s) and _is_iri(o))
-    raw.extend((s, V.SKOS_RELATED, o, "skos", "") for s, o in t.pairs(V.SKOS_RELATED) if _is_iri(s) and _is_iri(o))
-    for s, ts in types.items():
-        if kinds.get(s) == "individual":
-            raw.extend((s, INSTANCE_OF, ty, "type", "") for ty in ts if ty in classes)
-    for prop in sorted(properties):
-        if _reserved(prop):
-            continue
-        for s, o in t.pairs(prop):
-            if _is_iri(s) and _is_iri(o) and kinds.get(s) in ("individual", "concept") and kinds.get(o) in ("individual", "concept"):
-                raw.append((s, prop, o, "assertion", ""))
-
-    # -- nodes ------------------------------------------------------------------------------------
-    node_ids: dict[str, str] = {}
-    node_rows: list[tuple[str, dict]] = []
-
-    def add_node(iri: str, kind: str) -> str:
+    # ------------------------------------------------------------------------------------- nodes and edges
+    def _add_node(self, iri: str, kind: str) -> str:
+        mint, types, values = self.mint, self.types, self.values
         node_id = mint(iri)
-        label, synonyms, scopes, definition = describe(iri)
-        if label is None and kind == "individual" and opts.name_individuals:
-            label = individual_name(iri, [(local_name(ty), best_label(ty)) for ty in sorted(types.get(iri, ()))])
-            skipped["individual_named_from_identifier"] += 1
-        xrefs = sorted(xref_lits.get(iri, set()) | {mint(x) for x in xref_iris.get(iri, ())})
+        label, synonyms, scopes, definition = self.describe(iri)
+        if label is None and kind == "individual" and self.opts.name_individuals:
+            label = individual_name(iri, [(local_name(ty), self.best_label(ty)) for ty in sorted(types.get(iri, ()))])
+            self.skipped["individual_named_from_identifier"] += 1
+        xrefs = sorted(self.xref_lits.get(iri, set()) | {mint(x) for x in self.xref_iris.get(iri, ())})
         node_types = sorted(mint(ty) for ty in types.get(iri, ()) if ty != V.OWL_NAMED_INDIVIDUAL)
-        node_rows.append((node_id, {
+        self.node_rows.append((node_id, {
             "iri": iri, "label": label, "synonyms": synonyms, "synonym_scopes": scopes, "definition": definition,
-            "xrefs": xrefs, "types": node_types, "kind": kind, "deprecated": iri in deprecated,
-            "source": declared_in.get(iri),
+            "xrefs": xrefs, "types": node_types, "kind": kind, "deprecated": iri in self.deprecated,
+            "source": self.declared_in.get(iri),
             "literal_properties": [mint(p) for p, _ in sorted(set(values.get(iri, ())))],
             "literal_values": [v for _, v in sorted(set(values.get(iri, ())))],
         }))
-        node_ids[iri] = node_id
+        self.node_ids[iri] = node_id
         return node_id
 
-    for iri in sorted(kinds):
-        add_node(iri, kinds[iri])
-
-    # -- edges ------------------------------------------------------------------------------------
-    rel_labels: dict[str, str] = {IS_A: "is a", INSTANCE_OF: "instance of", "equivalent_to": "equivalent to",
-                                  "disjoint_with": "disjoint with"}
-    special = {IS_A, INSTANCE_OF, "equivalent_to", "disjoint_with"}
-
-    def rel_id_label(rel: str) -> tuple[str, str]:
-        if rel in special:
-            return rel, rel_labels[rel]
-        rid = mint(rel)
-        if rid not in rel_labels:
-            label = best_label(rel)  # identifier-like labels ('startDate') are already split into words
+    def rel_id_label(self, rel: str) -> tuple[str, str]:
+        if rel in _SPECIAL_RELATIONS:
+            return rel, self.rel_labels[rel]
+        rid = self.mint(rel)
+        if rid not in self.rel_labels:
+            label = self.best_label(rel)  # identifier-like labels ('startDate') are already split into words
             if label is None:
                 label = V.OBO_RELATION_LABELS.get(rid) or humanize(local_name(rel))
-            rel_labels[rid] = label
-        return rid, rel_labels[rid]
+            self.rel_labels[rid] = label
+        return rid, self.rel_labels[rid]
 
-    edges = []
-    for src, rel, dst, prov, qual in raw:
-        if src == dst:
-            skipped["self_loop"] += 1
-            continue
-        if src not in node_ids:
-            skipped["edge_from_skipped_node" if src in deprecated or _reserved(src) else "edge_from_unknown_node"] += 1
-            continue
-        if dst not in node_ids:
-            if _reserved(dst):
-                skipped["edge_to_builtin"] += 1  # owl:Thing, xsd datatypes …
+    def _edges(self, raw: list[tuple[str, str, str, str, str]]) -> list[tuple[str, str, str, str, str, str]]:
+        """Edges between nodes (an edge's unknown target becomes an ``external`` node), sorted."""
+        skipped, node_ids = self.skipped, self.node_ids
+        edges = []
+        for src, rel, dst, prov, qual in raw:
+            if src == dst:
+                skipped["self_loop"] += 1
                 continue
-            if dst in deprecated and not opts.include_deprecated:
-                skipped["edge_to_deprecated"] += 1
+            if src not in node_ids:
+                skipped["edge_from_skipped_node" if src in self.deprecated or _reserved(src) else "edge_from_unknown_node"] += 1
                 continue
-            add_node(dst, "external")
-        rid, rlabel = rel_id_label(rel)
-        edges.append((node_ids[src], rid, node_ids[dst], rlabel, prov, qual))
-    edges.sort()
-    cards = []
-    for cls_iri, prop, word, n, filler, via in sorted(card_raw, key=lambda c: (c[0], c[1], c[2], c[3], str(c[4]))):
-        if cls_iri not in node_ids or kinds.get(cls_iri) != "class":
-            continue
-        if filler is None or filler == V.OWL_THING:
-            fid, fkind = "", ""
-        elif _is_iri(filler) and filler in node_ids:
-            fid, fkind = node_ids[filler], "class"
-        elif _is_iri(filler) and _reserved(filler):
-            fid, fkind = mint(filler), "datatype"  # xsd:string, rdfs:Literal …
-        elif _is_iri(filler):
-            fid, fkind = mint(filler), "external"
+            if dst not in node_ids:
+                if _reserved(dst):
+                    skipped["edge_to_builtin"] += 1  # owl:Thing, xsd datatypes …
+                    continue
+                if dst in self.deprecated and not self.opts.include_deprecated:
+                    skipped["edge_to_deprecated"] += 1
+                    continue
+                self._add_node(dst, "external")
+            rid, rlabel = self.rel_id_label(rel)
+            edges.append((node_ids[src], rid, node_ids[dst], rlabel, prov, qual))
+        edges.sort()
+        return edges
+
+    def _cardinality_rows(self, card_raw: list[tuple[str, str, str, int, Term | None, str]]) -> list[dict[str, Any]]:
+        """The cardinality table: one row per class, property, word and number, with its filler's kind."""
+        node_ids, cards = self.node_ids, []
+        for cls_iri, prop, word, n, filler, via in sorted(card_raw, key=lambda c: (c[0], c[1], c[2], c[3], str(c[4]))):
+            if cls_iri not in node_ids or self.kinds.get(cls_iri) != "class":
+                continue
+            if filler is None or filler == V.OWL_THING:
+                fid, fkind = "", ""
+            elif _is_iri(filler) and filler in node_ids:
+                fid, fkind = node_ids[filler], "class"
+            elif _is_iri(filler) and _reserved(filler):
+                fid, fkind = self.mint(filler), "datatype"  # xsd:string, rdfs:Literal …
+            elif _is_iri(filler):
+                fid, fkind = self.mint(filler), "external"
+            else:
+                self.skipped["cardinality_over_an_expression"] += 1
+                continue
+            rid, rlabel = self.rel_id_label(prop)
+            cards.append({"src": node_ids[cls_iri], "rel": rid, "rel_label": rlabel, "word": word, "n": n,
+                          "filler": fid, "filler_kind": fkind, "via": via})
+        return cards
+
+    def _obsolete(self) -> dict[str, dict[str, Any]]:
+        """What a release obsoleted, for `kg diff`: each deprecated class or individual with what replaces it
+        and what to consider instead."""
+        mint, obsolete = self.mint, {}
+        successors: dict[str, dict[str, set[str]]] = defaultdict(lambda: {"replaced_by": set(), "consider": set()})
+        for key, preds in (("replaced_by", (V.IAO_REPLACED_BY, V.DCTERMS_REPLACED_BY)), ("consider", (V.OBO_CONSIDER,))):
+            for pred in preds:
+                for s_, o in self.t.pairs(pred):
+                    if s_ in self.deprecated and _is_iri(o):
+                        successors[s_][key].add(mint(o))  # type: ignore[arg-type]
+        for iri in sorted(self.deprecated):
+            ts = self.types.get(iri, set())
+            if not (iri in self.classes or iri in self.skos_concepts or iri in self.individuals) or _reserved(iri):
+                continue
+            obsolete[mint(iri)] = {
+                "iri": iri, "label": self.best_label(iri),
+                "replaced_by": sorted(successors[iri]["replaced_by"]) if iri in successors else [],
+                "consider": sorted(successors[iri]["consider"]) if iri in successors else [],
+                "kind": "individual" if iri in self.individuals and not ts & {V.OWL_CLASS} else "class"}
+        return obsolete
+
+    def _finish(self, kg: KnowledgeGraph, edges: list[tuple], schema: dict[str, Any]) -> BuildReport:
+        """The checks on the whole graph (concepts found, is_a acyclic) and the report's counts."""
+        node_rows = self.node_rows
+        n_concepts = sum(1 for _, data in node_rows if data["kind"] in CONCEPT_KINDS)
+        if not n_concepts:
+            raise OntologyError(None, "no concepts found (no named owl:Class or skos:Concept that is not deprecated)")
+        if not self.opts.allow_cycles:
+            _check_acyclic(kg, [(s, d) for s, r, d, *_ in edges if r == IS_A])
+        kind_counts = Counter(data["kind"] for _, data in node_rows)
+        self.report.counts = {
+            "nodes": len(kg), "concepts": n_concepts, "classes": kind_counts["class"],
+            "skos_concepts": kind_counts["concept"], "individuals": kind_counts["individual"],
+            "external": kind_counts["external"], "edges": kg.g.number_of_edges(), "properties": len(schema),
+        }
+        self.report.skipped = Counter({k: v for k, v in self.skipped.items() if v})
+        return self.report
+
+
+_SPECIAL_RELATIONS = {IS_A: "is a", INSTANCE_OF: "instance of", "equivalent_to": "equivalent to",
+                      "disjoint_with": "disjoint with"}
+
+
+class _Expressions:
+    """OWL class expressions over blank nodes: restrictions (some, only, value, qualified cardinality),
+    intersections, RDF lists — what ``C ⊑ expression`` implies as edges, and the cardinalities beside them."""
+
+    def __init__(self, t: _Triples, skipped: Counter) -> None:
+        self.t, self.skipped = t, skipped
+        self.on_property = self.bnode_map(V.OWL_ON_PROPERTY)
+        self.some, self.only = self.bnode_map(V.OWL_SOME), self.bnode_map(V.OWL_ALL)
+        self.has_value = self.bnode_map(V.OWL_HAS_VALUE)
+        self.on_class = self.bnode_map(V.OWL_ON_CLASS)
+        self.cardinality = {
+            "exactly": self.bnode_map(V.OWL_QUALIFIED_CARD),
+            "min": self.bnode_map(V.OWL_MIN_QUALIFIED_CARD),
+            "max": self.bnode_map(V.OWL_MAX_QUALIFIED_CARD),
+        }
+        self.intersection_of, self.union_of = self.bnode_map(V.OWL_INTERSECTION_OF), self.bnode_map(V.OWL_UNION_OF)
+        self.first, self.rest = self.bnode_map(V.RDF_FIRST), self.bnode_map(V.RDF_REST)
+
+    def bnode_map(self, pred: str) -> dict[str, Term]:
+        return {s: o for s, o in self.t.pairs(pred) if _is_blank(s)}
+
+    def rdf_list(self, head: Term) -> list[Term]:
+        items: list[Term] = []
+        seen: set[Term] = set()
+        while _is_blank(head) and head in self.first and head not in seen:
+            seen.add(head)
+            items.append(self.first[head])
+            head = self.rest.get(head, V.RDF_NIL)
+        return items
+
+    def named_fillers(self, filler: Term) -> list[str]:
+        """Named classes a filler stands for; ``R some (A and B)`` implies ``R some A`` and ``R some B``."""
+        if _is_iri(filler):
+            return [filler]
+        if filler in self.intersection_of:
+            return [m for m in self.rdf_list(self.intersection_of[filler]) if _is_iri(m)]
+        self.skipped["union_filler" if filler in self.union_of else "nested_expression_filler"] += 1
+        return []
+
+    def restriction(self, node: str) -> list[tuple[str, str, str]]:
+        prop = self.on_property[node]
+        if not _is_iri(prop):
+            self.skipped["inverse_property_restriction"] += 1
+            return []
+        if node in self.some:
+            filler, qualifier = self.some[node], "some"
+        elif node in self.only:
+            filler, qualifier = self.only[node], "only"
+        elif node in self.has_value:
+            filler, qualifier = self.has_value[node], "value"
+        elif node in self.on_class:
+            filler, qualifier = self.on_class[node], ""
+            for word, table in self.cardinality.items():
+                if node in table and isinstance(table[node], tuple):
+                    qualifier = f"{word} {table[node][0]}"
+            if qualifier in ("", "max 0", "exactly 0"):
+                self.skipped["negative_or_unqualified_cardinality"] += 1
+                return []
         else:
-            skipped["cardinality_over_an_expression"] += 1
-            continue
-        rid, rlabel = rel_id_label(prop)
-        cards.append({"src": node_ids[cls_iri], "rel": rid, "rel_label": rlabel, "word": word, "n": n,
-                      "filler": fid, "filler_kind": fkind, "via": via})
-    relations = _relation_axioms(t, types, properties, rdf_list, rel_id_label, node_ids, kinds,
-                                 {rid for _, rid, *_ in edges})
+            self.skipped["restriction_without_class_filler"] += 1
+            return []
+        return [(prop, dst, qualifier) for dst in self.named_fillers(filler)]
 
-    obsolete: dict[str, dict[str, Any]] = {}  # what a release obsoleted, for `kg diff` (replaced by, consider)
-    successors: dict[str, dict[str, set[str]]] = defaultdict(lambda: {"replaced_by": set(), "consider": set()})
-    for key, preds in (("replaced_by", (V.IAO_REPLACED_BY, V.DCTERMS_REPLACED_BY)), ("consider", (V.OBO_CONSIDER,))):
-        for pred in preds:
-            for s_, o in t.pairs(pred):
-                if s_ in deprecated and _is_iri(o):
-                    successors[s_][key].add(mint(o))  # type: ignore[arg-type]
-    for iri in sorted(deprecated):
-        ts = types.get(iri, set())
-        if not (iri in classes or iri in skos_concepts or iri in individuals) or _reserved(iri):
-            continue
-        obsolete[mint(iri)] = {
-            "iri": iri, "label": best_label(iri),
-            "replaced_by": sorted(successors[iri]["replaced_by"]) if iri in successors else [],
-            "consider": sorted(successors[iri]["consider"]) if iri in successors else [],
-            "kind": "individual" if iri in individuals and not ts & {V.OWL_CLASS} else "class"}
-    schema = _property_schema(t, types, rdf_list, union_of, rel_id_label, describe, mint, node_ids, keep)
-    held = {pid for _, data in node_rows for pid in data["literal_properties"]}
-    kg = KnowledgeGraph({"properties": {  # the properties some node holds a value of, for synth.literals
-        mint(p): {"iri": p, "label": best_label(p) or humanize(local_name(p))} for p in value_props if mint(p) in held},
-        "relations": relations, "cardinalities": cards, "schema": schema, "obsolete": obsolete})
-    node_rows.sort(key=lambda row: row[0])
-    kg.add_nodes(node_rows)
-    skipped["duplicate_edge"] = kg.add_edges(edges)
+    def expression(self, node: Term) -> list[tuple[str, str, str]]:
+        """(relation IRI or IS_A, target IRI, qualifier) implied by ``C ⊑ node``."""
+        if node in self.on_property:
+            return self.restriction(node)  # type: ignore[arg-type]
+        if node in self.intersection_of:
+            out: list[tuple[str, str, str]] = []
+            for member in self.rdf_list(self.intersection_of[node]):
+                if _is_iri(member):
+                    out.append((IS_A, member, ""))
+                elif _is_blank(member):
+                    out.extend(self.expression(member))
+            return out
+        self.skipped["union_or_complement_superclass"] += 1  # C ⊑ A ⊔ B implies neither C ⊑ A nor C ⊑ B
+        return []
 
-    n_concepts = sum(1 for _, data in node_rows if data["kind"] in CONCEPT_KINDS)
-    if not n_concepts:
-        raise OntologyError(None, "no concepts found (no named owl:Class or skos:Concept that is not deprecated)")
-    if not opts.allow_cycles:
-        _check_acyclic(kg, [(s, d) for s, r, d, *_ in edges if r == IS_A])
-
-    kind_counts = Counter(data["kind"] for _, data in node_rows)
-    report.counts = {
-        "nodes": len(kg),
-        "concepts": n_concepts,
-        "classes": kind_counts["class"],
-        "skos_concepts": kind_counts["concept"],
-        "individuals": kind_counts["individual"],
-        "external": kind_counts["external"],
-        "edges": kg.g.number_of_edges(),
-        "properties": len(schema),
-    }
-    report.skipped = Counter({k: v for k, v in skipped.items() if v})
-    return kg, report
+    def cardinalities(self, subclass_pairs) -> list[tuple[str, str, str, int, Term | None, str]]:
+        """(class, property, word, n, filler, via) of every "exactly 1", "max 1", "min 2", qualified or not, over
+        classes or data ranges, on a superclass or equivalent-class expression. Kept as their own table (a number
+        is not an edge); ``min 0`` says nothing and is left out."""
+        card_maps = [(word, self.bnode_map(pred)) for word, pred in (
+            ("exactly", V.OWL_QUALIFIED_CARD), ("exactly", V.OWL_CARDINALITY), ("min", V.OWL_MIN_QUALIFIED_CARD),
+            ("min", V.OWL_MIN_CARDINALITY), ("max", V.OWL_MAX_QUALIFIED_CARD), ("max", V.OWL_MAX_CARDINALITY))]
+        on_data_range = self.bnode_map(V.OWL_ON_DATA_RANGE)
+        out: list[tuple[str, str, str, int, Term | None, str]] = []
+        for pred, via in ((V.RDFS_SUBCLASSOF, "subClassOf"), (V.OWL_EQUIVALENT_CLASS, "equivalentClass")):
+            for s, node in (subclass_pairs if pred == V.RDFS_SUBCLASSOF else self.t.pairs(pred)):
+                if not (_is_iri(s) and _is_blank(node)):
+                    continue
+                members = [node] + (self.rdf_list(self.intersection_of[node]) if node in self.intersection_of else [])
+                for m in members:
+                    prop = self.on_property.get(m)  # type: ignore[call-overload]
+                    if prop is None or not _is_iri(prop):
+                        continue
+                    for word, table in card_maps:
+                        value = table.get(m)  # type: ignore[call-overload]
+                        if isinstance(value, tuple) and value[0].strip().isdigit() and (word, int(value[0])) != ("min", 0):
+                            out.append((s, prop, word, int(value[0]), self.on_class.get(m) or on_data_range.get(m), via))  # type: ignore[arg-type]
+        return out
 
 
 def _relation_axioms(

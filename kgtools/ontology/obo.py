@@ -75,10 +75,29 @@ def obo_quads(path: Path) -> tuple[list[ox.Quad], dict[str, str]]:
     except OSError as exc:
         raise OntologyError(path, f"cannot read file ({exc.strerror or exc})") from None
 
-    ontology = path.stem
+    ontology, idspaces, imports, header = _read_header(doc, path.stem)
+    ids = _Ids(ontology, idspaces, _typedef_aliases(doc))
+    w = _Quads(ids)
+    onto = ox.NamedNode(f"{V.OBO}{ontology}.owl")
+    w.add(onto, V.RDF_TYPE, ox.NamedNode(V.OWL_ONTOLOGY))
+    for target in imports:
+        w.add(onto, V.OWL_IMPORTS, ox.NamedNode(target if "://" in target else f"{V.OBO}{target}.owl"))
+    for prop, value in header:
+        if (triple := _header_triple(prop, value, idspaces)) is not None:
+            w.add(onto, *triple)
+    for frame in doc:
+        if isinstance(frame, fastobo.term.TermFrame | fastobo.typedef.TypedefFrame):  # instance frames carry no classes
+            w.frame(frame)
+    return w.quads, dict(idspaces)
+
+
+def _read_header(doc, default_name: str) -> tuple[str, dict[str, str], list[str], list[tuple[str, object]]]:
+    """(the ontology's name, its idspaces, its imports, the (property, value) pairs said of it: version,
+    license, title)."""
+    ontology = default_name
     idspaces: dict[str, str] = {}
     imports: list[str] = []
-    header: list[tuple[str, object]] = []  # (property, value) said of the ontology: version, license, title
+    header: list[tuple[str, object]] = []
     for clause in doc.header:
         kind = type(clause).__name__
         if kind == "OntologyClause":
@@ -91,8 +110,11 @@ def obo_quads(path: Path) -> tuple[list[ox.Quad], dict[str, str]]:
             idspaces[str(clause.prefix)] = str(clause.url)
         elif kind == "ImportClause":
             imports.append(str(clause.reference))
+    return ontology, idspaces, imports, header
 
-    # A typedef written with a local id and an xref to RO/BFO ("part_of" xref BFO:0000050) means that xref.
+
+def _typedef_aliases(doc) -> dict[str, str]:
+    """A typedef written with a local id and an xref to RO/BFO ("part_of" xref BFO:0000050) means that xref."""
     alias: dict[str, str] = {}
     for frame in doc:
         if isinstance(frame, fastobo.typedef.TypedefFrame) and ":" not in str(frame.id):
@@ -100,96 +122,105 @@ def obo_quads(path: Path) -> tuple[list[ox.Quad], dict[str, str]]:
                 if isinstance(clause, fastobo.typedef.XrefClause) and ":" in str(clause.xref.id):
                     alias[str(frame.id)] = str(clause.xref.id)
                     break
-    ids = _Ids(ontology, idspaces, alias)
+    return alias
 
-    quads: list[ox.Quad] = []
-    N, L = ox.NamedNode, ox.Literal
 
-    def add(s: ox.NamedNode | ox.BlankNode, p: str, o: ox.NamedNode | ox.BlankNode | ox.Literal) -> None:
-        quads.append(ox.Quad(s, N(p), o))
+class _Quads:
+    """The quads of one OBO document, frame by frame, as the OWL mapping of the OBO 1.4 guide writes them."""
 
-    def restriction(prop: object, filler: object) -> ox.BlankNode:
+    def __init__(self, ids: _Ids) -> None:
+        self.ids = ids
+        self.quads: list[ox.Quad] = []
+
+    def add(self, s: ox.NamedNode | ox.BlankNode, p: str, o: ox.NamedNode | ox.BlankNode | ox.Literal) -> None:
+        self.quads.append(ox.Quad(s, ox.NamedNode(p), o))
+
+    def iri(self, ref: object) -> ox.NamedNode:
+        return ox.NamedNode(self.ids.iri(ref))
+
+    def restriction(self, prop: object, filler: object) -> ox.BlankNode:
         node = ox.BlankNode()
-        add(node, V.RDF_TYPE, N(V.OWL_RESTRICTION))
-        add(node, V.OWL_ON_PROPERTY, N(ids.iri(prop)))
-        add(node, V.OWL_SOME, N(ids.iri(filler)))
+        self.add(node, V.RDF_TYPE, ox.NamedNode(V.OWL_RESTRICTION))
+        self.add(node, V.OWL_ON_PROPERTY, self.iri(prop))
+        self.add(node, V.OWL_SOME, self.iri(filler))
         return node
 
-    def rdf_list(items: list[ox.NamedNode | ox.BlankNode]) -> ox.NamedNode | ox.BlankNode:
-        head: ox.NamedNode | ox.BlankNode = N(V.RDF_NIL)
+    def rdf_list(self, items: list[ox.NamedNode | ox.BlankNode]) -> ox.NamedNode | ox.BlankNode:
+        head: ox.NamedNode | ox.BlankNode = ox.NamedNode(V.RDF_NIL)
         for item in reversed(items):
             cell = ox.BlankNode()
-            add(cell, V.RDF_FIRST, item)
-            add(cell, V.RDF_REST, head)
+            self.add(cell, V.RDF_FIRST, item)
+            self.add(cell, V.RDF_REST, head)
             head = cell
         return head
 
-    onto = N(f"{V.OBO}{ontology}.owl")
-    add(onto, V.RDF_TYPE, N(V.OWL_ONTOLOGY))
-    for target in imports:
-        add(onto, V.OWL_IMPORTS, N(target if "://" in target else f"{V.OBO}{target}.owl"))
-    for prop, value in header:
-        if (triple := _header_triple(prop, value, idspaces)) is not None:
-            add(onto, *triple)
-
-    for frame in doc:
+    def frame(self, frame) -> None:
         is_term = isinstance(frame, fastobo.term.TermFrame)
-        if not is_term and not isinstance(frame, fastobo.typedef.TypedefFrame):
-            continue  # instance frames carry no classes
-        subject = N(ids.iri(frame.id))
-        add(subject, V.RDF_TYPE, N(V.OWL_CLASS if is_term else V.OWL_OBJECT_PROPERTY))
+        subject = self.iri(frame.id)
+        self.add(subject, V.RDF_TYPE, ox.NamedNode(V.OWL_CLASS if is_term else V.OWL_OBJECT_PROPERTY))
         intersection: list[ox.NamedNode | ox.BlankNode] = []
         for clause in frame:
             kind = type(clause).__name__
-            if kind == "NameClause":
-                add(subject, V.RDFS_LABEL, L(str(clause.name)))
-            elif kind == "DefClause":
-                add(subject, V.IAO_DEFINITION, L(str(clause.definition)))
-            elif kind == "SynonymClause":
-                syn = clause.synonym
-                add(subject, _SCOPE.get(str(syn.scope), V.OBO_RELATED_SYNONYM), L(str(syn.desc)))
-            elif kind == "XrefClause":
-                add(subject, V.OBO_XREF, L(str(clause.xref.id)))
-            elif kind == "CommentClause":
-                add(subject, V.RDFS_COMMENT, L(str(clause.comment)))
-            elif kind == "IsObsoleteClause" and clause.obsolete:
-                add(subject, V.OWL_DEPRECATED, L("true", datatype=N(V.XSD + "boolean")))
-            elif kind in ("ReplacedByClause", "ConsiderClause") and is_term:
-                add(subject, V.IAO_REPLACED_BY if kind == "ReplacedByClause" else V.OBO_CONSIDER, N(ids.iri(clause.term)))
-            elif not is_term:  # a typedef's structure is about properties: `is_a` means rdfs:subPropertyOf
-                if kind == "IsAClause":
-                    add(subject, V.RDFS_SUBPROPERTYOF, N(ids.iri(clause.typedef)))
-                elif kind == "InverseOfClause":
-                    add(subject, V.OWL_INVERSE_OF, N(ids.iri(clause.typedef)))
-                elif kind == "IsTransitiveClause" and clause.transitive:
-                    add(subject, V.RDF_TYPE, N(V.OWL_TRANSITIVE_PROPERTY))
-                elif kind == "IsSymmetricClause" and clause.symmetric:
-                    add(subject, V.RDF_TYPE, N(V.OWL_SYMMETRIC_PROPERTY))
-                elif kind == "HoldsOverChainClause":  # the OBO 1.4 guide: a property chain axiom
-                    add(subject, V.OWL_PROPERTY_CHAIN, rdf_list([N(ids.iri(clause.first)), N(ids.iri(clause.last))]))
-                elif kind == "TransitiveOverClause":  # X r Y, Y t Z → X r Z: the chain r o t
-                    add(subject, V.OWL_PROPERTY_CHAIN, rdf_list([subject, N(ids.iri(clause.typedef))]))
-                elif kind in ("DomainClause", "RangeClause"):
-                    add(subject, V.RDFS_DOMAIN if kind == "DomainClause" else V.RDFS_RANGE,
-                        N(ids.iri(clause.domain if kind == "DomainClause" else clause.range)))
-            elif kind == "IsAClause":
-                add(subject, V.RDFS_SUBCLASSOF, N(ids.iri(clause.term)))
-            elif kind == "RelationshipClause":
-                add(subject, V.RDFS_SUBCLASSOF, restriction(clause.typedef, clause.term))
-            elif kind == "EquivalentToClause":
-                add(subject, V.OWL_EQUIVALENT_CLASS, N(ids.iri(clause.term)))
-            elif kind == "DisjointFromClause":
-                add(subject, V.OWL_DISJOINT_WITH, N(ids.iri(clause.term)))
+            if self._annotation(subject, kind, clause, is_term):
+                continue
+            if not is_term:  # a typedef's structure is about properties: `is_a` means rdfs:subPropertyOf
+                self._typedef_clause(subject, kind, clause)
             elif kind == "IntersectionOfClause":
-                if clause.typedef is None:
-                    intersection.append(N(ids.iri(clause.term)))
-                else:
-                    intersection.append(restriction(clause.typedef, clause.term))
+                intersection.append(self.iri(clause.term) if clause.typedef is None
+                                    else self.restriction(clause.typedef, clause.term))
+            else:
+                self._term_clause(subject, kind, clause)
         if intersection:
             expr = ox.BlankNode()
-            add(expr, V.RDF_TYPE, N(V.OWL_CLASS))
-            add(expr, V.OWL_INTERSECTION_OF, rdf_list(intersection))
-            add(subject, V.OWL_EQUIVALENT_CLASS, expr)
+            self.add(expr, V.RDF_TYPE, ox.NamedNode(V.OWL_CLASS))
+            self.add(expr, V.OWL_INTERSECTION_OF, self.rdf_list(intersection))
+            self.add(subject, V.OWL_EQUIVALENT_CLASS, expr)
 
-    prefixes = {p: url for p, url in idspaces.items()}
-    return quads, prefixes
+    def _annotation(self, subject: ox.NamedNode, kind: str, clause, is_term: bool) -> bool:
+        """Names, definitions, synonyms, xrefs, comments, obsoletion: True if ``clause`` was one of them."""
+        L = ox.Literal
+        if kind == "NameClause":
+            self.add(subject, V.RDFS_LABEL, L(str(clause.name)))
+        elif kind == "DefClause":
+            self.add(subject, V.IAO_DEFINITION, L(str(clause.definition)))
+        elif kind == "SynonymClause":
+            syn = clause.synonym
+            self.add(subject, _SCOPE.get(str(syn.scope), V.OBO_RELATED_SYNONYM), L(str(syn.desc)))
+        elif kind == "XrefClause":
+            self.add(subject, V.OBO_XREF, L(str(clause.xref.id)))
+        elif kind == "CommentClause":
+            self.add(subject, V.RDFS_COMMENT, L(str(clause.comment)))
+        elif kind == "IsObsoleteClause" and clause.obsolete:
+            self.add(subject, V.OWL_DEPRECATED, L("true", datatype=ox.NamedNode(V.XSD + "boolean")))
+        elif kind in ("ReplacedByClause", "ConsiderClause") and is_term:
+            self.add(subject, V.IAO_REPLACED_BY if kind == "ReplacedByClause" else V.OBO_CONSIDER, self.iri(clause.term))
+        else:
+            return False
+        return True
+
+    def _typedef_clause(self, subject: ox.NamedNode, kind: str, clause) -> None:
+        if kind == "IsAClause":
+            self.add(subject, V.RDFS_SUBPROPERTYOF, self.iri(clause.typedef))
+        elif kind == "InverseOfClause":
+            self.add(subject, V.OWL_INVERSE_OF, self.iri(clause.typedef))
+        elif kind == "IsTransitiveClause" and clause.transitive:
+            self.add(subject, V.RDF_TYPE, ox.NamedNode(V.OWL_TRANSITIVE_PROPERTY))
+        elif kind == "IsSymmetricClause" and clause.symmetric:
+            self.add(subject, V.RDF_TYPE, ox.NamedNode(V.OWL_SYMMETRIC_PROPERTY))
+        elif kind == "HoldsOverChainClause":  # the OBO 1.4 guide: a property chain axiom
+            self.add(subject, V.OWL_PROPERTY_CHAIN, self.rdf_list([self.iri(clause.first), self.iri(clause.last)]))
+        elif kind == "TransitiveOverClause":  # X r Y, Y t Z → X r Z: the chain r o t
+            self.add(subject, V.OWL_PROPERTY_CHAIN, self.rdf_list([subject, self.iri(clause.typedef)]))
+        elif kind in ("DomainClause", "RangeClause"):
+            self.add(subject, V.RDFS_DOMAIN if kind == "DomainClause" else V.RDFS_RANGE,
+                     self.iri(clause.domain if kind == "DomainClause" else clause.range))
+
+    def _term_clause(self, subject: ox.NamedNode, kind: str, clause) -> None:
+        if kind == "IsAClause":
+            self.add(subject, V.RDFS_SUBCLASSOF, self.iri(clause.term))
+        elif kind == "RelationshipClause":
+            self.add(subject, V.RDFS_SUBCLASSOF, self.restriction(clause.typedef, clause.term))
+        elif kind == "EquivalentToClause":
+            self.add(subject, V.OWL_EQUIVALENT_CLASS, self.iri(clause.term))
+        elif kind == "DisjointFromClause":
+            self.add(subject, V.OWL_DISJOINT_WITH, self.iri(clause.term))

@@ -28,12 +28,10 @@ from kgtools.errors import ConfigError
 from kgtools.graph.english import clean_text
 from kgtools.graph.model import INSTANCE_OF, IS_A, KnowledgeGraph
 from kgtools.graph.templates import TemplateBook, capitalise, normalise_label, render
-from kgtools.synth.cardinality import cardinality_examples
-from kgtools.synth.diagnosis import diagnosis_examples, diagnosis_relations
+from kgtools.synth.diagnosis import diagnosis_relations
 from kgtools.synth.facts import NEGATIVE_KINDS, Fact, FactIndex, unit_hash
-from kgtools.synth.literals import LiteralKind, literal_examples, literal_kinds
-from kgtools.synth.names import synonym_examples
-from kgtools.synth.schema import schema_examples
+from kgtools.synth.literals import LiteralKind, literal_kinds
+from kgtools.synth.registry import generation_order, generator
 
 SPLITS = ("train", "preference", "validation", "test_paraphrase", "test_novel_template", "test_heldout")
 
@@ -247,14 +245,9 @@ class Synthesizer:
 
     # -- tasks ------------------------------------------------------------------------------------
     def examples(self) -> Iterator[dict[str, Any]]:
-        gens = {"fact_qa": self.fact_qa, "inverse_qa": self.inverse_qa, "definition": self.definition,
-                "multi_hop": self.multi_hop, "mcq": self.mcq, "yes_no": self.yes_no, "list": self.lists,
-                "synonym": lambda: synonym_examples(self), "literal": lambda: literal_examples(self),
-                "diagnosis": lambda: diagnosis_examples(self), "cardinality": lambda: cardinality_examples(self),
-                "property_schema": lambda: schema_examples(self)}
-        for task in gens:
+        for task in generation_order():  # kgtools.synth.registry
             if task in self.weights and self.weights[task] > 0:
-                for e in gens[task]():
+                for e in generator(task)(self):
                     if self._admit(e):
                         yield e
 

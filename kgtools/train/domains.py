@@ -101,7 +101,8 @@ def _disjoint_sets(cfg: TrainConfig, spec: ModelSpec, model, tokenizer, examples
 def domain_configs(cfg: TrainConfig, base: Artifact, names: list[str]) -> dict[str, TrainConfig]:
     """Each domain's training settings on the shared ``base``: its checkpoint as ``model`` (a preset's saved
     one) and, with disjoint sets, ESFT on that domain's experts only."""
-    model = str(base.path / "base") if (base.path / "base").is_dir() else cfg.model
+    # absolute: the train artifacts name their base in their config, read later from any working folder
+    model = str((base.path / "base").resolve()) if (base.path / "base").is_dir() else cfg.model
     sets_file = base.path / "expert_sets.json"
     sets = json.loads(sets_file.read_text("utf-8")) if sets_file.is_file() else None
     out = {}

@@ -195,69 +195,33 @@ def select(examples: list[dict[str, Any]], tasks: Sequence[str], limit: int | No
 def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str, data: Artifact,
                 parent: Artifact | None, corpus: Artifact | None, say: Callable[[str], None],
                 callbacks: Sequence[Any]) -> dict[str, Any]:
+    """One stage: its examples → rows; the model (base + earlier adapters) with a fresh adapter; routing and the
+    held-out objective before; the fit (resumed from the last checkpoint if any); the same after; the files."""
     import torch
-    from transformers import set_seed
-    from transformers.trainer_callback import PrinterCallback
 
-    from kgtools.board import TENSORBOARD_DIR, add_heatmaps
     from kgtools.routing import record_routing
-    from kgtools.train import monitor
-    from kgtools.train.adapters import BalanceLoss, add_lora, expert_delta_norms, trainable_summary
-    from kgtools.train.loop import last_checkpoint, progress_callback
-    from kgtools.train.routing import given_experts, select_experts, write_routing
+    from kgtools.train.adapters import expert_delta_norms, trainable_summary
 
     started = time.perf_counter()
-    splits = load_examples(data)
-    opt = getattr(cfg, name)
-    module = stage_module(name)
-    pool = [ex for split in module.READS for ex in splits.get(split, [])]
-    train_ex = select(pool, opt.tasks, opt.max_examples, cfg.seed)
-    # held out: validation, else paraphrases, else (update data) the changed facts in unseen phrasings
-    heldout = select(splits.get("validation", []) or splits.get("test_paraphrase", []) or splits.get("test_changed", []),
-                     opt.tasks, None, cfg.seed)
-    if not train_ex:
-        raise TrainInputError(f"{data.path}: no training examples of the tasks {opt.tasks} (train.{name}.tasks)")
-
+    opt, module = getattr(cfg, name), stage_module(name)
+    splits, train_ex, heldout = _stage_examples(data, cfg, name)
     say(f"{name}: loading the tokenizer and the model")
     tokenizer, tok_source = load_tokenizer(cfg, parent, splits["train"], corpus)
     model, lineage = load_model(cfg, parent, tokenizer, tmp if name == "kg_sft" else None)
     tokenizer.save_pretrained(tmp / "tokenizer")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
-
     rows, eval_rows, data_report = module.prepare(train_ex, heldout, tokenizer, opt, seed=cfg.seed)
     if not rows:
         raise TrainInputError(f"{data.path}: nothing to train {name} on ({data_report})")
 
-    # routing before, ESFT's choice of experts, the adapter
     routing_seqs = _routing_sequences(splits["train"], tokenizer, cfg)
     say(f"{name}: recording expert routing on {len(routing_seqs)} domain examples")
     before = record_routing(model, routing_seqs, pad_id=tokenizer.pad_token_id)
-    experts = None
-    if cfg.esft.enabled:
-        experts = (given_experts(before, cfg.esft.experts) if cfg.esft.experts is not None
-                   else select_experts(before, score=cfg.esft.score, top_p=cfg.esft.threshold()))
-        write_json_atomic(tmp / "esft_experts.json", {"score": cfg.esft.score, "top_p": cfg.esft.threshold(),
-                                                      "experts": {str(k): v for k, v in experts.items()}})
-    set_seed(cfg.seed)  # LoRA's A matrices are drawn from the global generator
-    model = add_lora(model, cfg, experts, random_base=ModelSpec.parse(cfg.model, cfg.trust_remote_code).preset is not None)
-    balance = BalanceLoss(model, cfg.balance_loss) if "router" in cfg.lora.targets and cfg.balance_loss > 0 else None
-
+    model, experts = _with_adapter(model, cfg, before, tmp)
     metric_before = module.measure(model, eval_rows, tokenizer, opt) if eval_rows else None
-    watch, report_to, board = monitor.callbacks(cfg.reporters(), tmp / TENSORBOARD_DIR, model)
-    trainer_kwargs = dict(seed=cfg.seed, dtype=cfg.dtype, balance=balance, report_to=report_to,
-                          callbacks=[progress_callback(name, say), *watch, *callbacks])
-    work.mkdir(parents=True, exist_ok=True)
-    trainer = module.make_trainer(model, rows, tokenizer, opt, work, **trainer_kwargs)
-    trainer.remove_callback(PrinterCallback)  # progress goes through `say`, not print
-    resume = last_checkpoint(work)
-    if resume:
-        say(f"{name}: resuming from {Path(resume).name}")
-    fit_started = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=resume)
-    fit_seconds = time.perf_counter() - fit_started
-    if balance is not None:
-        balance.remove()
+    fit = _fit(model, rows, tokenizer, cfg, name, tmp, work, say, callbacks)
+    trainer, resume = fit.trainer, fit.resume
     metric_after = module.measure(model, eval_rows, tokenizer, opt) if eval_rows else None
 
     say(f"{name}: saving the adapter and the routing statistics")
@@ -265,49 +229,113 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
     # LoRA, in case the vocabulary was resized: kgtools never resizes it)
     model.save_pretrained(str(tmp), save_embedding_layers=False)
     after = record_routing(model, routing_seqs, pad_id=tokenizer.pad_token_id)
-    write_routing(before.rows("before") + after.rows("after"), tmp, name)
-    if board is not None:
-        add_heatmaps(board, before.rows("before") + after.rows("after"), name, trainer.state.global_step)
-        board.close()
-    trainer.state.save_to_json(str(tmp / "trainer_state.json"))
-    history = trainer.state.log_history
-    write_json_atomic(tmp / "log_history.json", history)
-    losses = [h["loss"] for h in history if "loss" in h]
+    _write_routing(tmp, name, before.rows("before") + after.rows("after"), fit)
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     metrics = {
-        "stage": name,
-        "objective": module.OBJECTIVE,
-        "before": metric_before,
-        "after": metric_after,
-        "heldout_examples": len(eval_rows),
-        "first_loss": losses[0] if losses else None,
-        "final_loss": losses[-1] if losses else None,
-        "train_loss": output.training_loss,
-        "steps": trainer.state.global_step,
-        "resumed_from": Path(resume).name if resume else None,
-        "fit_seconds": round(fit_seconds, 2),
-        "tokens_per_second": _tokens_per_second(name, data_report, opt, trainer, fit_seconds, resume),
-        "trained_tokens": _trained_tokens(data_report, opt, trainer),
-        "device": device,
-        "bf16": trainer.args.bf16,
+        "stage": name, "objective": module.OBJECTIVE, "before": metric_before, "after": metric_after,
+        "heldout_examples": len(eval_rows), "first_loss": losses[0] if losses else None,
+        "final_loss": losses[-1] if losses else None, "train_loss": fit.output.training_loss,
+        "steps": trainer.state.global_step, "resumed_from": Path(resume).name if resume else None,
+        "fit_seconds": round(fit.seconds, 2),
+        "tokens_per_second": _tokens_per_second(name, data_report, opt, trainer, fit.seconds, resume),
+        "trained_tokens": _trained_tokens(data_report, opt, trainer), "device": device, "bf16": trainer.args.bf16,
     }
     if experts is not None:
         metrics["esft_experts"] = {str(k): v for k, v in experts.items()}
         metrics["expert_delta_norms"] = {str(k): v for k, v in expert_delta_norms(model).items()}
     write_json_atomic(tmp / "metrics.json", metrics)
-    rel_parent = os.path.relpath(parent.path, final) if parent is not None else None
     return {
         "counts": {**{k: v for k, v in data_report.items() if isinstance(v, int)}, "steps": trainer.state.global_step},
         "data": data_report,
         "metrics": {k: metrics[k] for k in ("objective", "before", "after", "final_loss")},
-        "parent": rel_parent,
-        "input_paths": input_paths(final, data, corpus),
-        "lineage": lineage,
-        "tokenizer": tok_source,
+        "parent": os.path.relpath(parent.path, final) if parent is not None else None,
+        "input_paths": input_paths(final, data, corpus), "lineage": lineage, "tokenizer": tok_source,
         **trainable_summary(model),
-        "build_seconds": round(time.perf_counter() - started, 2),
-        "fit_seconds": metrics["fit_seconds"],
+        "build_seconds": round(time.perf_counter() - started, 2), "fit_seconds": metrics["fit_seconds"],
         "trained_tokens": metrics["trained_tokens"],
     }
+
+
+def _stage_examples(data: Artifact, cfg: TrainConfig, name: str):
+    """(every split's examples, the stage's training examples, its held-out examples)."""
+    splits = load_examples(data)
+    opt = getattr(cfg, name)
+    pool = [ex for split in stage_module(name).READS for ex in splits.get(split, [])]
+    train_ex = select(pool, opt.tasks, opt.max_examples, cfg.seed)
+    # held out: validation, else paraphrases, else (update data) the changed facts in unseen phrasings
+    heldout = select(splits.get("validation", []) or splits.get("test_paraphrase", []) or splits.get("test_changed", []),
+                     opt.tasks, None, cfg.seed)
+    if not train_ex:
+        raise TrainInputError(f"{data.path}: no training examples of the tasks {opt.tasks} (train.{name}.tasks)")
+    return splits, train_ex, heldout
+
+
+def _with_adapter(model, cfg: TrainConfig, before, tmp: Path):
+    """(the model with a fresh LoRA adapter, ESFT's experts or None): ESFT chooses from the routing ``before``
+    (or takes the given sets) and writes its choice."""
+    from transformers import set_seed
+
+    from kgtools.train.adapters import add_lora
+    from kgtools.train.routing import given_experts, select_experts
+
+    experts = None
+    if cfg.esft.enabled:
+        experts = (given_experts(before, cfg.esft.experts) if cfg.esft.experts is not None
+                   else select_experts(before, score=cfg.esft.score, top_p=cfg.esft.threshold()))
+        write_json_atomic(tmp / "esft_experts.json", {"score": cfg.esft.score, "top_p": cfg.esft.threshold(),
+                                                      "experts": {str(k): v for k, v in experts.items()}})
+    set_seed(cfg.seed)  # LoRA's A matrices are drawn from the global generator
+    random_base = ModelSpec.parse(cfg.model, cfg.trust_remote_code).preset is not None
+    return add_lora(model, cfg, experts, random_base=random_base), experts
+
+
+@dataclass
+class _Fit:
+    trainer: Any
+    output: Any  # what trainer.train() returned
+    resume: str | None  # the checkpoint resumed from
+    seconds: float
+    board: Any  # the TensorBoard writer, or None
+
+
+def _fit(model, rows, tokenizer, cfg: TrainConfig, name: str, tmp: Path, work: Path, say, callbacks) -> _Fit:
+    """Train, resuming from the last checkpoint in ``work`` if there is one."""
+    from transformers.trainer_callback import PrinterCallback
+
+    from kgtools.board import TENSORBOARD_DIR
+    from kgtools.train import monitor
+    from kgtools.train.adapters import BalanceLoss
+    from kgtools.train.loop import last_checkpoint, progress_callback
+
+    balance = BalanceLoss(model, cfg.balance_loss) if "router" in cfg.lora.targets and cfg.balance_loss > 0 else None
+    watch, report_to, board = monitor.callbacks(cfg.reporters(), tmp / TENSORBOARD_DIR, model)
+    work.mkdir(parents=True, exist_ok=True)
+    trainer = stage_module(name).make_trainer(
+        model, rows, tokenizer, getattr(cfg, name), work, seed=cfg.seed, dtype=cfg.dtype, balance=balance,
+        report_to=report_to, callbacks=[progress_callback(name, say), *watch, *callbacks])
+    trainer.remove_callback(PrinterCallback)  # progress goes through `say`, not print
+    resume = last_checkpoint(work)
+    if resume:
+        say(f"{name}: resuming from {Path(resume).name}")
+    started = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - started
+    if balance is not None:
+        balance.remove()
+    return _Fit(trainer, output, resume, seconds, board)
+
+
+def _write_routing(tmp: Path, name: str, rows: list[dict[str, Any]], fit: _Fit) -> None:
+    """routing.parquet/.png, the heat maps on TensorBoard, the trainer's state and log history."""
+    from kgtools.board import add_heatmaps
+    from kgtools.train.routing import write_routing
+
+    write_routing(rows, tmp, name)
+    if fit.board is not None:
+        add_heatmaps(fit.board, rows, name, fit.trainer.state.global_step)
+        fit.board.close()
+    fit.trainer.state.save_to_json(str(tmp / "trainer_state.json"))
+    write_json_atomic(tmp / "log_history.json", fit.trainer.state.log_history)
 
 
 def _trained_tokens(report, opt, trainer) -> int | None:

@@ -73,31 +73,62 @@ def diff_graphs(old: KnowledgeGraph, new: KnowledgeGraph, *, closure: bool = Tru
     if not common:
         raise DiffError("the two graphs have no concept in common: not two releases of one ontology "
                         "(concept ids are minted from IRIs; check the prefixes)")
-    rows: list[dict[str, Any]] = []
-    labels = {**{n: old.label(n) for n in old.g}, **{n: new.label(n) for n in new.g}}
-    rel_labels = {**old.relation_labels(), **new.relation_labels()}
-    obsolete = new.meta.get("obsolete") or {}
+    out = _Rows(old, new)
+    _concept_rows(out, old, new, old_ids, new_ids)
+    _link_moved_synonyms(out.rows)
+    old_facts, new_facts = _facts(old), _facts(new)
+    gone, came = old_facts.keys() - new_facts.keys(), new_facts.keys() - old_facts.keys()
+    _fact_rows(out, old_facts, new_facts, gone, came, common)
+    if closure:  # what the graphs entail
+        old_inf, new_inf = _inferred(old), _inferred(new)
+        for s, r, o in sorted(new_inf - old_inf - old_facts.keys()):
+            out.row("inferred_added", s, r, new_v=[out.labels.get(o, o)], new_i=[o])
+        for s, r, o in sorted(old_inf - new_inf - new_facts.keys()):
+            out.row("inferred_removed", s, r, old_v=[out.labels.get(o, o)], old_i=[o])
+    rows = out.rows
+    rows.sort(key=lambda r: (CHANGE_TYPES.index(r["change"]), r["id"], r["relation"], r["old_ids"], r["new_ids"],
+                             r["old"], r["new"]))
+    counts = Counter(r["change"] for r in rows)
+    is_a_added = sum(1 for s, r, _ in came if r == IS_A)
+    is_a_removed = sum(1 for s, r, _ in gone if r == IS_A)
+    stats = {"old_concepts": len(old_ids), "new_concepts": len(new_ids), "common_concepts": len(common),
+             "old_facts": len(old_facts), "new_facts": len(new_facts), "facts_added": len(came),
+             "facts_removed": len(gone), "is_a_added": is_a_added, "is_a_removed": is_a_removed}
+    return KgDiff(rows, {c: counts.get(c, 0) for c in CHANGE_TYPES}, stats)
 
-    def row(change: str, n: str, relation: str = "", old_v: Iterable[str] = (), new_v: Iterable[str] = (),
+
+class _Rows:
+    """The diff's rows, each with the labels of its concept and relation from whichever release has them."""
+
+    def __init__(self, old: KnowledgeGraph, new: KnowledgeGraph) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.labels = {**{n: old.label(n) for n in old.g}, **{n: new.label(n) for n in new.g}}
+        self.rel_labels = {**old.relation_labels(), **new.relation_labels()}
+        self.obsolete = new.meta.get("obsolete") or {}
+
+    def row(self, change: str, n: str, relation: str = "", old_v: Iterable[str] = (), new_v: Iterable[str] = (),
             old_i: Iterable[str] = (), new_i: Iterable[str] = (), detail: str = "") -> None:
-        rows.append({"change": change, "id": n, "label": labels.get(n, n), "relation": relation,
-                     "relation_label": rel_labels.get(relation, relation) if relation else "",
-                     "old": list(old_v), "new": list(new_v), "old_ids": list(old_i), "new_ids": list(new_i),
-                     "detail": detail})
+        self.rows.append({"change": change, "id": n, "label": self.labels.get(n, n), "relation": relation,
+                          "relation_label": self.rel_labels.get(relation, relation) if relation else "",
+                          "old": list(old_v), "new": list(new_v), "old_ids": list(old_i), "new_ids": list(new_i),
+                          "detail": detail})
 
-    # -- concepts -------------------------------------------------------------------------------------
+
+def _concept_rows(out: _Rows, old: KnowledgeGraph, new: KnowledgeGraph, old_ids: set[str], new_ids: set[str]) -> None:
+    """Concepts added, removed or obsoleted; in both releases, new labels, definitions and synonyms."""
+    row, labels = out.row, out.labels
     for n in sorted(new_ids - old_ids):
         row("concept_added", n, new_v=[new.label(n)], detail=new.g.nodes[n].get("kind") or "")
     for n in sorted(old_ids - new_ids):
-        if n in obsolete:
-            o = obsolete[n]
+        if n in out.obsolete:
+            o = out.obsolete[n]
             successors = o.get("replaced_by") or o.get("consider") or []
             how = "replaced by" if o.get("replaced_by") else ("consider" if successors else "no successor")
             row("concept_obsoleted", n, old_v=[old.label(n)], new_v=[labels.get(s, s) for s in successors],
                 new_i=successors, detail=how)
         else:
             row("concept_removed", n, old_v=[old.label(n)])
-    for n in sorted(common):
+    for n in sorted(old_ids & new_ids):
         a, b = old.g.nodes[n], new.g.nodes[n]
         if (a.get("label") or "") != (b.get("label") or ""):
             was, now = a.get("label") or "", b.get("label") or ""
@@ -115,7 +146,9 @@ def diff_graphs(old: KnowledgeGraph, new: KnowledgeGraph, *, closure: bool = Tru
         for text in sorted(old_syn.keys() - new_syn.keys() - {b.get("label")}):
             row("synonym_removed", n, old_v=[text], detail=old_syn[text])
 
-    # a name that left one concept for another ("ordinary smallpox": smallpox → variola major) says so
+
+def _link_moved_synonyms(rows: list[dict[str, Any]]) -> None:
+    """A name that left one concept for another ("ordinary smallpox": smallpox → variola major) says so."""
     added = defaultdict(list)
     removed = defaultdict(list)
     for r in rows:
@@ -128,9 +161,11 @@ def diff_graphs(old: KnowledgeGraph, new: KnowledgeGraph, *, closure: bool = Tru
                     g["detail"] += f"; now a synonym of {a['label']} ({a['id']})"
                     a["detail"] += f"; was a synonym of {g['label']} ({g['id']})"
 
-    # -- facts ----------------------------------------------------------------------------------------
-    old_facts, new_facts = _facts(old), _facts(new)
-    gone, came = old_facts.keys() - new_facts.keys(), new_facts.keys() - old_facts.keys()
+
+def _fact_rows(out: _Rows, old_facts: dict, new_facts: dict, gone: set, came: set, common: set[str]) -> None:
+    """Stated facts removed, added, changed (same subject and relation, other objects; ``moved`` for is_a) and
+    qualifiers changed."""
+    row, labels = out.row, out.labels
     by_pair: dict[tuple[str, str], tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
     for s, r, o in gone:
         by_pair[(s, r)][0].append(o)
@@ -145,7 +180,7 @@ def diff_graphs(old: KnowledgeGraph, new: KnowledgeGraph, *, closure: bool = Tru
             continue
         for o in was:
             row("fact_removed", s, r, old_v=[labels.get(o, o)], old_i=[o],
-                detail="" if both else ("subject obsoleted" if s in obsolete else "subject removed"))
+                detail="" if both else ("subject obsoleted" if s in out.obsolete else "subject removed"))
         for o in now:
             row("fact_added", s, r, new_v=[labels.get(o, o)], new_i=[o], detail="" if both else "new subject")
     for key in sorted(old_facts.keys() & new_facts.keys()):
@@ -153,24 +188,6 @@ def diff_graphs(old: KnowledgeGraph, new: KnowledgeGraph, *, closure: bool = Tru
             s, r, o = key
             row("qualifier_changed", s, r, [labels.get(o, o)], [labels.get(o, o)], [o], [o],
                 detail=f"{old_facts[key] or 'asserted'} → {new_facts[key] or 'asserted'}")
-
-    # -- what the graphs entail ------------------------------------------------------------------------
-    if closure:
-        old_inf, new_inf = _inferred(old), _inferred(new)
-        for s, r, o in sorted(new_inf - old_inf - old_facts.keys()):
-            row("inferred_added", s, r, new_v=[labels.get(o, o)], new_i=[o])
-        for s, r, o in sorted(old_inf - new_inf - new_facts.keys()):
-            row("inferred_removed", s, r, old_v=[labels.get(o, o)], old_i=[o])
-
-    rows.sort(key=lambda r: (CHANGE_TYPES.index(r["change"]), r["id"], r["relation"], r["old_ids"], r["new_ids"],
-                             r["old"], r["new"]))
-    counts = Counter(r["change"] for r in rows)
-    is_a_added = sum(1 for s, r, _ in came if r == IS_A)
-    is_a_removed = sum(1 for s, r, _ in gone if r == IS_A)
-    stats = {"old_concepts": len(old_ids), "new_concepts": len(new_ids), "common_concepts": len(common),
-             "old_facts": len(old_facts), "new_facts": len(new_facts), "facts_added": len(came),
-             "facts_removed": len(gone), "is_a_added": is_a_added, "is_a_removed": is_a_removed}
-    return KgDiff(rows, {c: counts.get(c, 0) for c in CHANGE_TYPES}, stats)
 
 
 def summary_markdown(diff: KgDiff, old_name: str, new_name: str, top: int = 15) -> str:

@@ -209,8 +209,9 @@ def test_domains_pipeline_shared_base_disjoint_experts_transfer_and_composition(
 
     path = tmp_path / "domains.yaml"
     path.write_text(DOMAIN_PIPELINE.format(finance=BUNDLED / "finance.ttl", medical=RESOURCES / "mini_respiratory.ttl"))
-    run = lambda: subprocess.run([sys.executable, "-m", "kgtools.cli", "run", str(path)], capture_output=True,  # noqa: E731
-                                 text=True, env={**__import__("os").environ, "COLUMNS": "200"})
+    # run from the pipeline's folder with a relative path: the artifacts must still load from anywhere
+    run = lambda: subprocess.run([sys.executable, "-m", "kgtools.cli", "run", path.name], capture_output=True,  # noqa: E731
+                                 text=True, cwd=tmp_path, env={**__import__("os").environ, "COLUMNS": "200"})
     proc = run()
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     built = [line.split()[1] for line in proc.stdout.splitlines() if line.strip().startswith("built ")]
@@ -227,7 +228,7 @@ def test_domains_pipeline_shared_base_disjoint_experts_transfer_and_composition(
               if json.loads((a.path / "esft_experts.json").read_text())["experts"] == sets[n]}
     assert set(chains) == {"medical", "finance"}
     assert chains["finance"].manifest["inputs"]["parent"] == chains["medical"].key  # transferred
-    assert all(a.manifest["config"]["model"] == str(base.path / "base") for a in chains.values())
+    assert all(a.manifest["config"]["model"] == str((base.path / "base").resolve()) for a in chains.values())
     # the other domain's experts: their LoRA B columns (r·E, expert-minor) never moved from zero
     tensors = load_file(str(chains["finance"].path / "adapter_model.safetensors"))
     n_experts, r = 8, 4
