@@ -223,8 +223,7 @@ class _Builder:
         relations = _relation_axioms(self.t, self.types, self.properties, self.x.rdf_list, self.rel_id_label,
                                      self.node_ids, self.kinds, {rid for _, rid, *_ in edges})
         obsolete = self._obsolete()
-        schema = _property_schema(self.t, self.types, self.x.rdf_list, self.x.union_of, self.rel_id_label,
-                                  self.describe, self.mint, self.node_ids, self.keep)
+        schema = self._property_schema()
         held = {pid for _, data in self.node_rows for pid in data["literal_properties"]}
         kg = KnowledgeGraph({"properties": {  # the properties some node holds a value of, for synth.literals
             self.mint(p): {"iri": p, "label": self.best_label(p) or humanize(local_name(p))}
@@ -506,6 +505,82 @@ class _Builder:
                 "kind": "individual" if iri in self.individuals and not ts & {V.OWL_CLASS} else "class"}
         return obsolete
 
+    # ------------------------------------------------------------------------------------- property schema
+    def _property_schema(self) -> dict[str, dict[str, Any]]:
+        """Each property the files describe (RDFS and schema.org style as well as OWL), as a concept of kind
+        ``property``: label, definition, domains, ranges, super-properties and inverses, keyed by relation id.
+
+        ``rdfs:domain`` / ``rdfs:range`` say what every subject / value is (a union names the alternatives);
+        ``*_union`` says the one statement was a union (any one of the types); several statements say all of
+        them. ``schema:domainIncludes`` / ``rangeIncludes`` name some of the types that may carry / be the value, so
+        the synth task words them "can" and never reads them as exhaustive. A property with nothing of these
+        to say is left out (its label alone is not a fact)."""
+        t, rel_id_label = self.t, self.rel_id_label
+        prop_types = V.OBJECT_PROPERTY_TYPES | V.VALUE_PROPERTY_TYPES
+        props = {p for p, ts in self.types.items() if ts & prop_types and not _reserved(p) and self.keep(p)}
+        for pred in (V.RDFS_DOMAIN, V.RDFS_RANGE, *V.SCHEMA_DOMAIN_INCLUDES, *V.SCHEMA_RANGE_INCLUDES):
+            props.update(p for p, _ in t.pairs(pred) if _is_iri(p) and not _reserved(p) and self.keep(p))  # type: ignore[misc]
+        out: dict[str, dict[str, Any]] = {}
+
+        def entry(p: str) -> dict[str, Any]:
+            if p not in out:
+                rid, label = rel_id_label(p)
+                out[p] = {"id": rid, "iri": p, "label": label, "definition": self.describe(p)[3],
+                          "kind": self._property_kind(p), "domain": [], "domain_includes": False,
+                          "domain_union": False, "range": [], "range_includes": False, "range_union": False,
+                          "super_properties": [], "inverse_of": []}
+            return out[p]
+
+        for key, preds, includes in (("domain", (V.RDFS_DOMAIN,), False), ("range", (V.RDFS_RANGE,), False),
+                                     ("domain", V.SCHEMA_DOMAIN_INCLUDES, True), ("range", V.SCHEMA_RANGE_INCLUDES, True)):
+            for pred in preds:
+                for p, o in t.pairs(pred):
+                    if p in props and (found := self._schema_target(o)):
+                        e = entry(p)  # type: ignore[arg-type]
+                        # one union: any one of its members; several statements: all of them at once
+                        e[f"{key}_union"] = not e[key] and _is_blank(o) and len(found) > 1
+                        e[key].extend(found)
+                        e[f"{key}_includes"] |= includes
+        for a, b in t.pairs(V.RDFS_SUBPROPERTYOF):
+            if a in props and b in props and a != b:
+                entry(a)["super_properties"].append(rel_id_label(b)[0])  # type: ignore[arg-type]
+        for a, b in t.pairs(V.OWL_INVERSE_OF):
+            if a in props and b in props and a != b:
+                entry(a)["inverse_of"].append(rel_id_label(b)[0])  # type: ignore[arg-type]
+                entry(b)["inverse_of"].append(rel_id_label(a)[0])  # type: ignore[arg-type]
+        schema: dict[str, dict[str, Any]] = {}
+        for e in out.values():
+            for key in ("domain", "range"):
+                e[key] = sorted({x["id"]: x for x in e[key]}.values(), key=lambda x: x["id"])
+            for key in ("super_properties", "inverse_of"):
+                e[key] = sorted(set(e[key]))
+            schema[e.pop("id")] = e
+        return dict(sorted(schema.items()))
+
+    def _property_kind(self, p: str) -> str:
+        ts = self.types.get(p, set())
+        if ts & V.OBJECT_PROPERTY_TYPES:
+            return "object"
+        if V.OWL_DATATYPE_PROPERTY in ts:
+            return "datatype"
+        return "annotation" if V.OWL_ANNOTATION_PROPERTY in ts else "property"
+
+    def _schema_target(self, term: Term) -> list[dict[str, str]]:
+        """The named types a domain or range stands for (the members of a union), each with its words."""
+        if _is_blank(term) and term in self.x.union_of:
+            return [x for m in self.x.rdf_list(self.x.union_of[term]) for x in self._schema_target(m)]  # type: ignore[index]
+        if not _is_iri(term):
+            return []
+        iri: str = term  # type: ignore[assignment]
+        if iri in self.node_ids:
+            return [{"id": self.node_ids[iri], "label": self.describe(iri)[0] or humanize(local_name(iri)), "kind": "node"}]
+        if _reserved(iri):
+            word = V.DATATYPE_WORDS.get(local_name(iri))
+            if word is None or iri == V.OWL_THING:
+                return []  # owl:Thing says nothing
+            return [{"id": self.mint(iri), "label": word, "kind": "datatype"}]
+        return [{"id": self.mint(iri), "label": self.describe(iri)[0] or humanize(local_name(iri)), "kind": "external"}]
+
     def _finish(self, kg: KnowledgeGraph, edges: list[tuple], schema: dict[str, Any]) -> BuildReport:
         """The checks on the whole graph (concepts found, is_a acyclic) and the report's counts."""
         node_rows = self.node_rows
@@ -690,91 +765,6 @@ def _relation_axioms(
             e[key] = sorted(set(e[key]))
         e["chains"] = sorted(map(list, {tuple(c) for c in e["chains"]}))
     return dict(sorted(out.items()))
-
-
-def _property_schema(
-    t: _Triples,
-    types: Mapping[str, set[str]],
-    rdf_list: Callable[[Term], list[Term]],
-    union_of: Mapping[str, Term],
-    rel_id_label: Callable[[str], tuple[str, str]],
-    describe: Callable[[str], tuple[str | None, list[str], list[str], str | None]],
-    mint: Callable[[str], str],
-    node_ids: Mapping[str, str],
-    keep: Callable[[str], bool],
-) -> dict[str, dict[str, Any]]:
-    """Each property the files describe (RDFS and schema.org style as well as OWL), as a concept of kind
-    ``property``: label, definition, domains, ranges, super-properties and inverses, keyed by relation id.
-
-    ``rdfs:domain`` / ``rdfs:range`` say what every subject / value is (a union names the alternatives);
-    ``*_union`` says the one statement was a union (any one of the types); several statements say all of
-    them. ``schema:domainIncludes`` / ``rangeIncludes`` name some of the types that may carry / be the value, so
-    the synth task words them "can" and never reads them as exhaustive. A property with nothing of these
-    to say is left out (its label alone is not a fact)."""
-    prop_types = V.OBJECT_PROPERTY_TYPES | V.VALUE_PROPERTY_TYPES
-    props = {p for p, ts in types.items() if ts & prop_types and not _reserved(p) and keep(p)}
-    for pred in (V.RDFS_DOMAIN, V.RDFS_RANGE, *V.SCHEMA_DOMAIN_INCLUDES, *V.SCHEMA_RANGE_INCLUDES):
-        props.update(p for p, _ in t.pairs(pred) if _is_iri(p) and not _reserved(p) and keep(p))  # type: ignore[misc]
-
-    def kind(p: str) -> str:
-        ts = types.get(p, set())
-        if ts & V.OBJECT_PROPERTY_TYPES:
-            return "object"
-        if V.OWL_DATATYPE_PROPERTY in ts:
-            return "datatype"
-        return "annotation" if V.OWL_ANNOTATION_PROPERTY in ts else "property"
-
-    def target(term: Term) -> list[dict[str, str]]:
-        """The named types a domain or range stands for (the members of a union), each with its words."""
-        if _is_blank(term) and term in union_of:
-            return [x for m in rdf_list(union_of[term]) for x in target(m)]  # type: ignore[index]
-        if not _is_iri(term):
-            return []
-        iri: str = term  # type: ignore[assignment]
-        if iri in node_ids:
-            return [{"id": node_ids[iri], "label": describe(iri)[0] or humanize(local_name(iri)), "kind": "node"}]
-        if _reserved(iri):
-            word = V.DATATYPE_WORDS.get(local_name(iri))
-            if word is None or iri == V.OWL_THING:
-                return []  # owl:Thing says nothing
-            return [{"id": mint(iri), "label": word, "kind": "datatype"}]
-        return [{"id": mint(iri), "label": describe(iri)[0] or humanize(local_name(iri)), "kind": "external"}]
-
-    out: dict[str, dict[str, Any]] = {}
-
-    def entry(p: str) -> dict[str, Any]:
-        if p not in out:
-            rid, label = rel_id_label(p)
-            out[p] = {"id": rid, "iri": p, "label": label, "definition": describe(p)[3], "kind": kind(p),
-                      "domain": [], "domain_includes": False, "domain_union": False, "range": [],
-                      "range_includes": False, "range_union": False, "super_properties": [], "inverse_of": []}
-        return out[p]
-
-    for key, preds, includes in (("domain", (V.RDFS_DOMAIN,), False), ("range", (V.RDFS_RANGE,), False),
-                                 ("domain", V.SCHEMA_DOMAIN_INCLUDES, True), ("range", V.SCHEMA_RANGE_INCLUDES, True)):
-        for pred in preds:
-            for p, o in t.pairs(pred):
-                if p in props and (found := target(o)):
-                    e = entry(p)  # type: ignore[arg-type]
-                    # one union: any one of its members; several statements: all of them at once
-                    e[f"{key}_union"] = not e[key] and _is_blank(o) and len(found) > 1
-                    e[key].extend(found)
-                    e[f"{key}_includes"] |= includes
-    for a, b in t.pairs(V.RDFS_SUBPROPERTYOF):
-        if a in props and b in props and a != b:
-            entry(a)["super_properties"].append(rel_id_label(b)[0])  # type: ignore[arg-type]
-    for a, b in t.pairs(V.OWL_INVERSE_OF):
-        if a in props and b in props and a != b:
-            entry(a)["inverse_of"].append(rel_id_label(b)[0])  # type: ignore[arg-type]
-            entry(b)["inverse_of"].append(rel_id_label(a)[0])  # type: ignore[arg-type]
-    schema: dict[str, dict[str, Any]] = {}
-    for e in out.values():
-        for key in ("domain", "range"):
-            e[key] = sorted({x["id"]: x for x in e[key]}.values(), key=lambda x: x["id"])
-        for key in ("super_properties", "inverse_of"):
-            e[key] = sorted(set(e[key]))
-        schema[e.pop("id")] = e
-    return dict(sorted(schema.items()))
 
 
 def _check_acyclic(kg: KnowledgeGraph, is_a: list[tuple[str, str]]) -> None:

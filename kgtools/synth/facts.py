@@ -131,6 +131,16 @@ def _rotated(pool: tuple[str, ...], u: float) -> list[str]:
     return [*pool[start:], *pool[:start]]
 
 
+def _alike_relations(kg: KnowledgeGraph) -> dict[str, tuple[str, ...]]:
+    """Relations that read alike are one relation to a reader: FIBO has two "produces" and two "has
+    counterparty" in different namespaces, so "X produces Y" is true if either says it, and "the concept that X
+    produces" names one thing only if both together give one value. Relation → every relation read alike."""
+    by_reading: dict[str, list[str]] = defaultdict(list)
+    for r, text in kg.relation_labels().items():
+        by_reading[" ".join(text.casefold().split())].append(r)
+    return {r: tuple(sorted(g_)) for g_ in by_reading.values() if len(g_) > 1 for r in g_}
+
+
 class FactIndex:
     """Facts (labelled subject and object, an asserting qualifier) and the lookups generation needs."""
 
@@ -151,47 +161,14 @@ class FactIndex:
         self.exactly_one: set[tuple[str, str]] = set()
         self.out_count: Counter[tuple[str, str]] = Counter()
         self.all_out: dict[tuple[str, str], list[str]] = defaultdict(list)
-        out: dict[tuple[str, str], list[str]] = defaultdict(list)
-        inn: dict[tuple[str, str], list[str]] = defaultdict(list)
-        facts = []
         # what the graph states, then what it entails (inferred.parquet): true like what it states, and asked
         # like it; an inferred is_a / instance_of (from a domain or range) joins the hierarchy, so no negative
         # denies it
         self.inferred: dict[str, dict] = {}
-        for s, r, o, rel_label, qualifier, row in self._edges(kg):
-            if r == IS_A:
-                self.parents[s].append(o)
-                self.children[o].append(s)
-            elif r == INSTANCE_OF:
-                self.types[s].append(o)
-            if r in NOT_FACTS or not stated(qualifier):
-                continue
-            self.out_count[(s, r)] += 1  # all values, labelled or not: "the X that s …" must name one thing
-            self.all_out[(s, r)].append(o)
-            if s not in self.label or o not in self.label:
-                continue
-            if row is None:
-                self.rel_label[r] = rel_label
-            else:
-                self.rel_label.setdefault(r, rel_label)
-            if qualifier == "exactly 1":
-                self.exactly_one.add((s, r))
-            fact = Fact(s, r, o, qualifier, inferred=row is not None)
-            if row is not None:
-                self.inferred[fact.key] = row
-            facts.append(fact)
-            out[(s, r)].append(o)
-            inn[(r, o)].append(s)
+        facts, out, inn = self._index(kg)
         for lst in (*self.parents.values(), *self.children.values()):
             lst.sort()
-        # relations that read alike are one relation to a reader: FIBO has two "produces" and two "has
-        # counterparty" in different namespaces, so "X produces Y" is true if either says it, and "the
-        # concept that X produces" names one thing only if both together give one value
-        by_reading: dict[str, list[str]] = defaultdict(list)
-        for r, text in kg.relation_labels().items():
-            by_reading[" ".join(text.casefold().split())].append(r)
-        self.alike: dict[str, tuple[str, ...]] = {r: tuple(sorted(g_)) for g_ in by_reading.values() if len(g_) > 1
-                                                  for r in g_}
+        self.alike = _alike_relations(kg)
         self.facts: list[Fact] = sorted(facts)
         self.out = {k: sorted(v) for k, v in sorted(out.items())}
         self.inn = {k: sorted(v) for k, v in sorted(inn.items())}
@@ -219,6 +196,38 @@ class FactIndex:
         self.with_word = lru_cache(maxsize=None)(self._with_word)
         self._word_index: dict[str, tuple[str, ...]] | None = None
         self.display = display_names(self.label, self.parents)
+
+    def _index(self, kg: KnowledgeGraph) -> tuple[list[Fact], dict, dict]:
+        """Fill the hierarchy, types and per-relation counts from every edge; return the facts (labelled ends,
+        an asserting qualifier) with their (subject, relation) → objects and (relation, object) → subjects."""
+        out: dict[tuple[str, str], list[str]] = defaultdict(list)
+        inn: dict[tuple[str, str], list[str]] = defaultdict(list)
+        facts = []
+        for s, r, o, rel_label, qualifier, row in self._edges(kg):
+            if r == IS_A:
+                self.parents[s].append(o)
+                self.children[o].append(s)
+            elif r == INSTANCE_OF:
+                self.types[s].append(o)
+            if r in NOT_FACTS or not stated(qualifier):
+                continue
+            self.out_count[(s, r)] += 1  # all values, labelled or not: "the X that s …" must name one thing
+            self.all_out[(s, r)].append(o)
+            if s not in self.label or o not in self.label:
+                continue
+            if row is None:
+                self.rel_label[r] = rel_label
+            else:
+                self.rel_label.setdefault(r, rel_label)
+            if qualifier == "exactly 1":
+                self.exactly_one.add((s, r))
+            fact = Fact(s, r, o, qualifier, inferred=row is not None)
+            if row is not None:
+                self.inferred[fact.key] = row
+            facts.append(fact)
+            out[(s, r)].append(o)
+            inn[(r, o)].append(s)
+        return facts, out, inn
 
     def _edges(self, kg: KnowledgeGraph):
         """(s, r, o, relation label, qualifier, inferred row or None): the stated edges (disjointness kept
