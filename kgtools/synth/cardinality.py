@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kgtools.graph.english import is_noun, participle_lemma, plural, singular, uncountable, with_article
@@ -63,95 +64,142 @@ def contradicts(a: tuple[str, int], b: tuple[str, int]) -> bool:
 
 
 def cardinality_examples(syn: Synthesizer) -> Iterator[dict[str, Any]]:
+    """Each cardinality axiom a sentence can say: asked open, as multiple choice among quantities it rules out,
+    and as a true and a false statement."""
     rows = [c for c in syn.kg.meta.get("cardinalities") or () if c["src"] in syn.ix.label]
     per_pair: dict[tuple[str, str], int] = defaultdict(int)
     for c in rows:
         per_pair[(c["src"], c["rel"])] += 1
     nouns: dict[str, str] = {}
     for c in rows:
-        s, r, word, n = c["src"], c["rel"], c["word"], c["n"]
-        if r not in nouns:  # a datatype property has no phrasing in the book: "has open date" → "open date"
-            label = c["rel_label"]
-            nouns[r] = relation_noun(syn, r) if r in syn.book.labels else (
-                label[4:] if label.startswith("has ") and len(label.split()) > 1 else "")
-        noun = nouns[r]
-        filler = syn.ix.label.get(c["filler"]) if c["filler_kind"] == "class" else None
-        if c["filler_kind"] == "class" and filler is None:
-            syn.stats["cardinality_skipped_unnamed_class"] += 1
+        ax = _phrase(syn, c, nouns, per_pair[(c["src"], c["rel"])])
+        if ax is None:
             continue
-        if not filler and not noun:  # "statistical measure is estimate how many values?": no sentence to say it in
-            syn.stats["cardinality_skipped_no_noun"] += 1
-            continue
-        counted = filler or noun
-        if not countable(counted) or (noun and not countable(noun)):
-            # "how many Vibrio choleraes", "how many parameterses": a plural lemminflect does not know is a guess
-            syn.stats["cardinality_skipped_no_plural"] += 1
-            continue
-        many = n != 1
-        # the thing counted, in the number the quantity needs ("exactly one call option", "no parties")
-        thing = plural(counted) if many else counted
-        subject = syn.name(s)
-        own = not filler or filler.casefold() == noun.casefold() or not noun
-        if noun and own and per_pair[(s, r)] == 1:
-            said = f"{subject} has {{q}} {plural(noun) if many else noun}."
-            questions = [f"How many {plural(noun)} does {subject} have?", f"{subject} has how many {plural(noun)}?",
-                         f"What number of {plural(noun)} does {subject} have?"]
-        elif noun and filler:
-            said = f"{subject} has {{q}} {thing} as {plural(noun) if many else with_article(noun)}."
-            questions = [f"How many {plural(filler)} does {subject} have as {plural(noun)}?",
-                         f"{subject} has how many {plural(filler)} as {plural(noun)}?",
-                         f"What number of {plural(filler)} does {subject} have as {plural(noun)}?"]
-        elif not noun:
-            label = _verb(c["rel_label"])
-            said = f"{subject} {label} {{q}} {thing}."
-            questions = [f"{subject} {label} how many {plural(counted)}?",
-                         f"In this ontology, {subject} {label} how many {plural(counted)}?",
-                         f"By definition, {subject} {label} how many {plural(counted)}?"]
-        else:  # several cardinalities on one noun relation, one not qualified: not askable without ambiguity
-            syn.stats["cardinality_skipped_ambiguous"] += 1
-            continue
-        truth = (word, n)
-        answer = quantity(word, n)
-        key = f"{s}|{r}|{c['filler']}|{word}{n}"
-        # held out with its class when whole subjects are (splits.entity_disjoint), else on its own
-        unit = ("heldout", s) if syn.cfg.splits.entity_disjoint else ("heldout-cardinality", key)
-        status = "heldout" if syn._h(*unit) < syn.cfg.splits.heldout else "train"
-        forms = answer_forms(word, n)
-        path = [s, c["filler"]] if c["filler"] else [s]
-        common = {"support": [], "subject": s, "relation": r, "path": path}
-        wrong = [q for q in CANDIDATES if contradicts(truth, q)]
-        wrong.sort(key=lambda q: syn._h("cardinality-wrong", key, *q))
-        # open questions
-        templates = [(f"cardinality/q{i}", t) for i, t in enumerate(questions)]
-        for split, tid, tpl, reason in syn.plan("cardinality", key, templates, status).entries:
-            yield syn.example("cardinality", split, reason, tid, capitalise(tpl), answer, [], aliases=[forms],
-                              rejected=quantity(*wrong[0]) if wrong else None,
-                              negative_kind="cardinality" if wrong else None, **common)
-        # multiple choice among quantities that contradict the axiom
-        k = syn.cfg.mcq_choices
-        if len(wrong) >= k - 1 and syn.weights.get("mcq"):
-            options = [truth, *wrong[: k - 1]]
-            options.sort(key=lambda q: syn._h("cardinality-shuffle", key, *q))
-            choices = [quantity(*q) for q in options]
-            mcq_templates = [(f"cardinality/mcq-q{i}", t) for i, t in enumerate(questions)]
-            for split, tid, tpl, reason in syn.plan("mcq", ("cardinality", key), mcq_templates, status).entries:
-                prompt = capitalise(tpl) + "\n" + "\n".join(f"{'ABCDEFGHIJ'[i]}) {ch}" for i, ch in enumerate(choices))
-                yield syn.example("mcq", split, reason, tid, prompt, answer, [], aliases=[forms], choices=choices,
-                                  answer_index=options.index(truth), rejected=choices[(options.index(truth) + 1) % k],
-                                  negative_kind="cardinality", distractor_kinds=["cardinality"] * (k - 1), **common)
-        # true / false: the axiom, and a quantity it rules out
-        if syn.weights.get("yes_no") and wrong:
-            statements = [(f"cardinality/s{i}", str(i)) for i in range(len(YES_NO))]
-            for split, tid, index, reason in syn.plan("yes_no", ("cardinality", key), statements, status).entries:
-                form, yes, no = YES_NO[int(index)]
-                true_text = capitalise(said.format(q=_quantity_in_sentence(truth)))
-                false_q = wrong[int(syn._h("cardinality-false", key, tid) * len(wrong))]
-                false_text = capitalise(_said_with(false_q, counted, noun, filler, subject, _verb(c["rel_label"])))
-                yield syn.example("yes_no", split, reason, f"{tid}/yn", form.format(statement=true_text), yes, [],
-                                  aliases=[[yes]], rejected=no, **common)
-                yield syn.example("yes_no", split, reason, f"{tid}/yn-neg", form.format(statement=false_text), no, [],
-                                  aliases=[[no]], rejected=yes, negative_kind="cardinality", **common)
-        syn.cardinalities_asked[f"{s}|{r}|{path[-1]}"] = status
+        yield from _open(syn, ax)
+        yield from _choices(syn, ax)
+        yield from _true_false(syn, ax)
+        syn.cardinalities_asked[f"{ax.s}|{ax.r}|{ax.path[-1]}"] = ax.status
+
+
+@dataclass
+class _Axiom:
+    """One cardinality axiom with its words: the sentence (``{q}`` for the quantity), the questions, what it
+    counts, the held-out status, the quantities that contradict it (shuffled per axiom)."""
+
+    s: str
+    r: str
+    key: str
+    truth: tuple[str, int]
+    said: str
+    questions: list[str]
+    counted: str
+    noun: str
+    filler: str | None
+    subject: str
+    verb: str
+    status: str
+    path: list[str]
+    wrong: list[tuple[str, int]]
+
+    def common(self) -> dict[str, Any]:
+        return {"support": [], "subject": self.s, "relation": self.r, "path": self.path}
+
+
+def _phrase(syn: Synthesizer, c: dict[str, Any], nouns: dict[str, str], on_pair: int) -> _Axiom | None:
+    """The axiom ``c`` in words, or None (counted in ``syn.stats``) when no unambiguous sentence says it."""
+    s, r, word, n = c["src"], c["rel"], c["word"], c["n"]
+    if r not in nouns:  # a datatype property has no phrasing in the book: "has open date" → "open date"
+        label = c["rel_label"]
+        nouns[r] = relation_noun(syn, r) if r in syn.book.labels else (
+            label[4:] if label.startswith("has ") and len(label.split()) > 1 else "")
+    noun = nouns[r]
+    filler = syn.ix.label.get(c["filler"]) if c["filler_kind"] == "class" else None
+    if c["filler_kind"] == "class" and filler is None:
+        syn.stats["cardinality_skipped_unnamed_class"] += 1
+        return None
+    if not filler and not noun:  # "statistical measure is estimate how many values?": no sentence to say it in
+        syn.stats["cardinality_skipped_no_noun"] += 1
+        return None
+    counted = filler or noun
+    if not countable(counted) or (noun and not countable(noun)):
+        # "how many Vibrio choleraes", "how many parameterses": a plural lemminflect does not know is a guess
+        syn.stats["cardinality_skipped_no_plural"] += 1
+        return None
+    many = n != 1
+    # the thing counted, in the number the quantity needs ("exactly one call option", "no parties")
+    thing = plural(counted) if many else counted
+    subject = syn.name(s)
+    own = not filler or filler.casefold() == noun.casefold() or not noun
+    if noun and own and on_pair == 1:
+        said = f"{subject} has {{q}} {plural(noun) if many else noun}."
+        questions = [f"How many {plural(noun)} does {subject} have?", f"{subject} has how many {plural(noun)}?",
+                     f"What number of {plural(noun)} does {subject} have?"]
+    elif noun and filler:
+        said = f"{subject} has {{q}} {thing} as {plural(noun) if many else with_article(noun)}."
+        questions = [f"How many {plural(filler)} does {subject} have as {plural(noun)}?",
+                     f"{subject} has how many {plural(filler)} as {plural(noun)}?",
+                     f"What number of {plural(filler)} does {subject} have as {plural(noun)}?"]
+    elif not noun:
+        label = _verb(c["rel_label"])
+        said = f"{subject} {label} {{q}} {thing}."
+        questions = [f"{subject} {label} how many {plural(counted)}?",
+                     f"In this ontology, {subject} {label} how many {plural(counted)}?",
+                     f"By definition, {subject} {label} how many {plural(counted)}?"]
+    else:  # several cardinalities on one noun relation, one not qualified: not askable without ambiguity
+        syn.stats["cardinality_skipped_ambiguous"] += 1
+        return None
+    truth = (word, n)
+    key = f"{s}|{r}|{c['filler']}|{word}{n}"
+    # held out with its class when whole subjects are (splits.entity_disjoint), else on its own
+    unit = ("heldout", s) if syn.cfg.splits.entity_disjoint else ("heldout-cardinality", key)
+    status = "heldout" if syn._h(*unit) < syn.cfg.splits.heldout else "train"
+    wrong = [q for q in CANDIDATES if contradicts(truth, q)]
+    wrong.sort(key=lambda q: syn._h("cardinality-wrong", key, *q))
+    return _Axiom(s, r, key, truth, said, questions, counted, noun, filler, subject, _verb(c["rel_label"]), status,
+                  [s, c["filler"]] if c["filler"] else [s], wrong)
+
+
+def _open(syn: Synthesizer, ax: _Axiom) -> Iterator[dict[str, Any]]:
+    answer, forms, wrong = quantity(*ax.truth), answer_forms(*ax.truth), ax.wrong
+    templates = [(f"cardinality/q{i}", t) for i, t in enumerate(ax.questions)]
+    for split, tid, tpl, reason in syn.plan("cardinality", ax.key, templates, ax.status).entries:
+        yield syn.example("cardinality", split, reason, tid, capitalise(tpl), answer, [], aliases=[forms],
+                          rejected=quantity(*wrong[0]) if wrong else None,
+                          negative_kind="cardinality" if wrong else None, **ax.common())
+
+
+def _choices(syn: Synthesizer, ax: _Axiom) -> Iterator[dict[str, Any]]:
+    """Multiple choice among quantities that contradict the axiom."""
+    k = syn.cfg.mcq_choices
+    if len(ax.wrong) < k - 1 or not syn.weights.get("mcq"):
+        return
+    truth, key = ax.truth, ax.key
+    options = [truth, *ax.wrong[: k - 1]]
+    options.sort(key=lambda q: syn._h("cardinality-shuffle", key, *q))
+    choices = [quantity(*q) for q in options]
+    mcq_templates = [(f"cardinality/mcq-q{i}", t) for i, t in enumerate(ax.questions)]
+    for split, tid, tpl, reason in syn.plan("mcq", ("cardinality", key), mcq_templates, ax.status).entries:
+        prompt = capitalise(tpl) + "\n" + "\n".join(f"{'ABCDEFGHIJ'[i]}) {ch}" for i, ch in enumerate(choices))
+        yield syn.example("mcq", split, reason, tid, prompt, quantity(*truth), [], aliases=[answer_forms(*truth)],
+                          choices=choices, answer_index=options.index(truth),
+                          rejected=choices[(options.index(truth) + 1) % k], negative_kind="cardinality",
+                          distractor_kinds=["cardinality"] * (k - 1), **ax.common())
+
+
+def _true_false(syn: Synthesizer, ax: _Axiom) -> Iterator[dict[str, Any]]:
+    """The axiom as a true statement, and a quantity it rules out as a false one."""
+    if not syn.weights.get("yes_no") or not ax.wrong:
+        return
+    statements = [(f"cardinality/s{i}", str(i)) for i in range(len(YES_NO))]
+    for split, tid, index, reason in syn.plan("yes_no", ("cardinality", ax.key), statements, ax.status).entries:
+        form, yes, no = YES_NO[int(index)]
+        true_text = capitalise(ax.said.format(q=_quantity_in_sentence(ax.truth)))
+        false_q = ax.wrong[int(syn._h("cardinality-false", ax.key, tid) * len(ax.wrong))]
+        false_text = capitalise(_said_with(false_q, ax.counted, ax.noun, ax.filler, ax.subject, ax.verb))
+        yield syn.example("yes_no", split, reason, f"{tid}/yn", form.format(statement=true_text), yes, [],
+                          aliases=[[yes]], rejected=no, **ax.common())
+        yield syn.example("yes_no", split, reason, f"{tid}/yn-neg", form.format(statement=false_text), no, [],
+                          aliases=[[no]], rejected=yes, negative_kind="cardinality", **ax.common())
 
 
 def countable(noun_phrase: str) -> bool:
