@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import networkx as nx
+from networkx.utils import UnionFind
+
 from kgtools.graph.model import CONCEPT_KINDS, HIERARCHY, KnowledgeGraph
 
 
@@ -32,7 +35,7 @@ def graph_stats(kg: KnowledgeGraph) -> dict[str, Any]:
     qualifiers: Counter[str] = Counter()
     parents: dict[str, list[str]] = {n: [] for n in concepts}
     touched: set[str] = set()
-    dsu = _UnionFind(concepts)
+    dsu = UnionFind(concepts)
     for src, dst, key, data in g.edges(keys=True, data=True):
         rel_counts[key] += 1
         rel_labels[key] = data["rel_label"]
@@ -45,7 +48,7 @@ def graph_stats(kg: KnowledgeGraph) -> dict[str, Any]:
             if key in HIERARCHY:
                 parents[src].append(dst)
 
-    sizes = Counter(dsu.find(n) for n in concepts)
+    sizes = Counter(dsu[n] for n in concepts)
 
     def share(field: str) -> float:
         return round(filled[field] / len(concepts), 4) if concepts else 0.0
@@ -75,42 +78,9 @@ def graph_stats(kg: KnowledgeGraph) -> dict[str, Any]:
 
 
 def _depth(parents: dict[str, list[str]]) -> int:
-    """Longest is_a chain (in edges) among concepts; the hierarchy is acyclic once built."""
-    depth: dict[str, int] = {}
-    for start in parents:
-        if start in depth:
-            continue
-        stack = [(start, False)]
-        on_path: set[str] = set()
-        while stack:
-            node, done = stack.pop()
-            if done:
-                on_path.discard(node)
-                depth[node] = 1 + max((depth.get(p, 0) for p in parents[node]), default=-1)
-                continue
-            if node in depth or node in on_path:
-                continue  # a cycle (only with allow_cycles) is cut here
-            on_path.add(node)
-            stack.append((node, True))
-            stack.extend((p, False) for p in parents[node] if p not in depth)
-    for node in parents:  # nodes cut out of a cycle get a depth from what is known
-        depth.setdefault(node, 0)
-    return max(depth.values(), default=0)
-
-
-class _UnionFind:
-    def __init__(self, items: list[str]):
-        self.parent = {x: x for x in items}
-
-    def find(self, x: str) -> str:
-        root = x
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[x] != root:
-            self.parent[x], x = root, self.parent[x]
-        return root
-
-    def union(self, a: str, b: str) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
+    """Longest is_a chain (in edges) among concepts. The hierarchy is acyclic once built; with
+    ``kg.allow_cycles`` each cycle counts as one step (the longest path of the condensation)."""
+    g = nx.DiGraph((c, p) for c, ps in parents.items() for p in ps)
+    if not nx.is_directed_acyclic_graph(g):
+        g = nx.condensation(g)
+    return nx.dag_longest_path_length(g)

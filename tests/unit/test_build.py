@@ -251,6 +251,9 @@ def test_is_a_cycle_is_an_error_naming_it(kg_of):
         kg_of(body)
     kg, report = kg_of(body, allow_cycles=True)
     assert report.skipped["self_loop"] == 1
+    from kgtools.graph.stats import graph_stats
+
+    assert graph_stats(kg)["hierarchy_depth"] == 0  # the cycle counts as one step: nothing above or below it
 
 
 def test_no_concepts_is_an_error(kg_of):
