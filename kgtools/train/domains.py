@@ -86,13 +86,13 @@ def _disjoint_sets(cfg: TrainConfig, spec: ModelSpec, model, tokenizer, examples
     from kgtools.models import load_checkpoint
     from kgtools.routing import record_routing
     from kgtools.train.routing import disjoint_experts
-    from kgtools.train.stage import _routing_sequences
+    from kgtools.train.stage import routing_sequences
 
     if model is None:
         model = load_checkpoint(spec.path, trust_remote_code=cfg.trust_remote_code)
     stats = {}
     for name, rows in examples.items():
-        seqs = _routing_sequences(rows, tokenizer, cfg)
+        seqs = routing_sequences(rows, tokenizer, cfg)
         say(f"routing {len(seqs)} of {name}'s training examples through the base")
         stats[name] = record_routing(model, seqs, pad_id=tokenizer.pad_token_id)
     return disjoint_experts(stats, score=cfg.esft.score, top_p=cfg.esft.threshold())

@@ -215,7 +215,7 @@ def _build_into(tmp: Path, final: Path, work: Path, cfg: TrainConfig, name: str,
     if not rows:
         raise TrainInputError(f"{data.path}: nothing to train {name} on ({data_report})")
 
-    routing_seqs = _routing_sequences(splits["train"], tokenizer, cfg)
+    routing_seqs = routing_sequences(splits["train"], tokenizer, cfg)
     say(f"{name}: recording expert routing on {len(routing_seqs)} domain examples")
     before = record_routing(model, routing_seqs, pad_id=tokenizer.pad_token_id)
     model, experts = _with_adapter(model, cfg, before, tmp)
@@ -353,7 +353,7 @@ def _tokens_per_second(name, report, opt, trainer, seconds, resume) -> float | N
     return round(report["tokens"] * epochs / seconds, 1)
 
 
-def _routing_sequences(train_examples: list[dict[str, Any]], tokenizer, cfg: TrainConfig) -> list[list[int]]:
+def routing_sequences(train_examples: list[dict[str, Any]], tokenizer, cfg: TrainConfig) -> list[list[int]]:
     from kgtools.train.data import encode, prompt_messages
 
     sample = random.Random(cfg.seed + 1).sample(train_examples, min(cfg.routing_sample, len(train_examples)))
